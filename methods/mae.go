@@ -1,0 +1,209 @@
+package methods
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"selfsup/autograd"
+	"selfsup/nn"
+	"selfsup/tensor"
+)
+
+// MAEConfig holds the masked autoencoder's settings (He et al. 2021).
+type MAEConfig struct {
+	// MaskRatio is the fraction of patches hidden from the encoder (0.75).
+	MaskRatio float64
+	// DecoderDim, DecoderDepth, DecoderHeads size the light decoder
+	// (512/8/16 for ViT-B in the paper; 128/2/4 at CIFAR scale).
+	DecoderDim, DecoderDepth, DecoderHeads int
+	// NormPixLoss normalises each target patch by its own mean and variance
+	// (the paper's better-representation option).
+	NormPixLoss bool
+}
+
+// MAEModel is the masked autoencoder network: a ViT encoder that sees only
+// the visible patches, and a light transformer decoder that sees the encoded
+// visible patches plus a shared learnable mask token at every hidden
+// position and predicts the pixels of every patch.
+type MAEModel struct {
+	Cfg       MAEConfig
+	Encoder   *nn.ViT
+	DecEmbed  *nn.Linear
+	MaskToken *autograd.Var // [1, 1, DecoderDim]
+	DecPos    *autograd.Var // [1, 1+T, DecoderDim]
+	DecBlocks []*nn.Block
+	DecNorm   *nn.LayerNorm
+	DecPred   *nn.Linear
+}
+
+// NewMAEModel builds the decoder around encoder.
+func NewMAEModel(encoder *nn.ViT, cfg MAEConfig, r *rand.Rand) (*MAEModel, error) {
+	if cfg.MaskRatio <= 0 || cfg.MaskRatio >= 1 {
+		return nil, fmt.Errorf("mae: mask ratio %v must be in (0, 1)", cfg.MaskRatio)
+	}
+	t := encoder.Cfg.NumPatches()
+	p := encoder.Cfg.PatchSize
+	m := &MAEModel{
+		Cfg:       cfg,
+		Encoder:   encoder,
+		DecEmbed:  nn.NewLinear(encoder.Cfg.Dim, cfg.DecoderDim, true, r),
+		MaskToken: autograd.Param(tensor.New(1, 1, cfg.DecoderDim), "mask_token"),
+		DecPos:    autograd.Param(tensor.New(1, 1+t, cfg.DecoderDim), "decoder_pos_embed"),
+		DecNorm:   nn.NewLayerNorm(cfg.DecoderDim, 1e-6),
+		DecPred:   nn.NewLinear(cfg.DecoderDim, p*p*encoder.Cfg.InChannels, true, r),
+	}
+	for i := 0; i < cfg.DecoderDepth; i++ {
+		b, err := nn.NewBlock(cfg.DecoderDim, cfg.DecoderHeads, 4*cfg.DecoderDim, r)
+		if err != nil {
+			return nil, fmt.Errorf("mae decoder: %w", err)
+		}
+		m.DecBlocks = append(m.DecBlocks, b)
+	}
+	dec := decoderModule{m}
+	nn.InitViTWeights(dec, r)
+	nn.TruncNormal(m.MaskToken.Value, 0.02, r)
+	nn.TruncNormal(m.DecPos.Value, 0.02, r)
+	return m, nil
+}
+
+// decoderModule views the decoder's layers as a Module.
+type decoderModule struct{ m *MAEModel }
+
+func (d decoderModule) Collect(prefix string, s *nn.State) {
+	m := d.m
+	m.DecEmbed.Collect(prefix+"decoder_embed.", s)
+	s.Param(prefix+"mask_token", m.MaskToken)
+	s.Param(prefix+"decoder_pos_embed", m.DecPos)
+	for i, b := range m.DecBlocks {
+		b.Collect(fmt.Sprintf("%sdecoder_blocks.%d.", prefix, i), s)
+	}
+	m.DecNorm.Collect(prefix+"decoder_norm.", s)
+	m.DecPred.Collect(prefix+"decoder_pred.", s)
+}
+
+func (d decoderModule) SetTraining(bool) {}
+
+// Collect implements nn.Module (encoder under "encoder.", decoder names as
+// in the MAE code).
+func (m *MAEModel) Collect(prefix string, s *nn.State) {
+	m.Encoder.Collect(prefix+"encoder.", s)
+	decoderModule{m}.Collect(prefix, s)
+}
+
+// SetTraining implements nn.Module.
+func (m *MAEModel) SetTraining(bool) {}
+
+// MAEOutput is one forward pass: the loss, the per-patch predictions
+// [B, T, p*p*C] (call Pred.Retain() before Backward to read them after it)
+// and the mask (true = hidden) per patch.
+type MAEOutput struct {
+	Loss *autograd.Var
+	Pred *autograd.Var
+	Mask [][]bool
+}
+
+// Forward masks a random MaskRatio of each image's patches (uniformly,
+// without replacement, from r), encodes the visible ones, decodes all and
+// returns the mean squared error over the hidden patches.
+func (m *MAEModel) Forward(imgs *tensor.Tensor, r *rand.Rand) MAEOutput {
+	enc := m.Encoder
+	b := imgs.Dim(0)
+	t := enc.Cfg.NumPatches()
+	keep := int(float64(t) * (1 - m.Cfg.MaskRatio))
+	if keep < 1 {
+		keep = 1
+	}
+	x := autograd.Const(imgs)
+	// per-sample random permutation: the first keep patches are visible
+	visible := make([][]int, b)
+	hidden := make([][]int, b)
+	mask := make([][]bool, b)
+	for i := range visible {
+		perm := r.Perm(t)
+		visible[i] = perm[:keep]
+		hidden[i] = perm[keep:]
+		mask[i] = make([]bool, t)
+		for _, j := range hidden[i] {
+			mask[i][j] = true
+		}
+	}
+	tokens := enc.EmbedPatches(x)                 // [B, T, D]
+	vis := autograd.GatherTokens(tokens, visible) // [B, keep, D]
+	tokens.Free()
+	h := enc.PrependCLS(vis) // [B, 1+keep, D]
+	vis.Free()
+	h = enc.RunBlocks(h, 0, len(enc.Blocks))
+	hn := enc.Norm.Forward(h)
+	h.Free()
+	d := m.DecEmbed.Forward(hn) // [B, 1+keep, Dd]
+	hn.Free()
+	dd := m.Cfg.DecoderDim
+	// full decoder sequence: cls, then every patch position: the encoded
+	// token where visible, the mask token where hidden
+	maskTok := autograd.IndexSelect(autograd.Reshape(m.MaskToken, 1, dd), make([]int, b*t)) // [B*T, Dd]
+	base := autograd.Reshape(maskTok, b, t, dd)
+	decVis := autograd.Narrow(d, 1, 1, keep)
+	full := autograd.ScatterTokens(base, decVis, visible) // [B, T, Dd]
+	decVis.Free()
+	cls := autograd.Narrow(d, 1, 0, 1)
+	d.Free()
+	seq := autograd.Add(autograd.Concat(1, cls, full), m.DecPos)
+	cls.Free()
+	full.Free()
+	for _, blk := range m.DecBlocks {
+		y := blk.Forward(seq)
+		seq.Free()
+		seq = y
+	}
+	sn := m.DecNorm.Forward(seq)
+	seq.Free()
+	predAll := m.DecPred.Forward(sn) // [B, 1+T, p*p*C]
+	sn.Free()
+	pred := autograd.Narrow(predAll, 1, 1, t)
+	predAll.Free()
+	// target patches, optionally normalised per patch
+	target := nn.Patchify(x, enc.Cfg.PatchSize)
+	tv := target.Value.Clone()
+	if m.Cfg.NormPixLoss {
+		normalisePatches(tv)
+	}
+	loss := maskedMSE(pred, tv, hidden)
+	return MAEOutput{Loss: loss, Pred: pred, Mask: mask}
+}
+
+// normalisePatches standardises each patch vector (last dim) in place.
+func normalisePatches(t *tensor.Tensor) {
+	d := t.Dim(-1)
+	for r := 0; r < t.Len()/d; r++ {
+		row := t.Data[r*d : (r+1)*d]
+		var s, ss float64
+		for _, v := range row {
+			s += float64(v)
+		}
+		mu := s / float64(d)
+		for _, v := range row {
+			ss += (float64(v) - mu) * (float64(v) - mu)
+		}
+		// unbiased variance, as torch's .var() in the MAE code
+		std := float32(math.Sqrt(ss/float64(d-1) + 1e-6))
+		for i, v := range row {
+			row[i] = (v - float32(mu)) / std
+		}
+	}
+}
+
+// maskedMSE is the mean over hidden patches of the per-patch mean squared
+// error between pred and target [B, T, P].
+func maskedMSE(pred *autograd.Var, target *tensor.Tensor, hidden [][]int) *autograd.Var {
+	ph := autograd.GatherTokens(pred, hidden)
+	th := tensor.New(ph.Shape()...)
+	t, p := target.Dim(1), target.Dim(2)
+	k := len(hidden[0])
+	for bi, row := range hidden {
+		for i, j := range row {
+			copy(th.Data[(bi*k+i)*p:(bi*k+i+1)*p], target.Data[(bi*t+j)*p:(bi*t+j+1)*p])
+		}
+	}
+	return autograd.MSE(ph, autograd.Const(th))
+}

@@ -1,0 +1,303 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+)
+
+// SGEMM: C = alpha*op(A)*op(B) + beta*C on row-major matrices, where op(X) is
+// X or its transpose. The driver follows the BLIS blocking: a KC x NC panel of
+// op(B) and an MC x KC block of op(A) are packed into micro-panels that the
+// micro-kernel streams through, computing an MR x NR tile of C in registers.
+// The micro-kernel is chosen at start-up from the CPU's features (AVX-512,
+// AVX2, or portable Go); see kernels_amd64.go.
+
+// gemmKernel describes one micro-kernel and the blocking that suits it.
+type gemmKernel struct {
+	name       string
+	mr, nr     int
+	kc, mc, nc int
+	// fn computes the MR x NR tile sum_k a[k*mr+i]*b[k*nr+j] and stores it to
+	// c (row stride ldc elements), adding the old value of c when load is true.
+	fn func(k int, a, b, c *float32, ldc int, load bool)
+}
+
+// active is the kernel the public entry points use.
+var active = pickKernel()
+
+// KernelName names the SGEMM micro-kernel in use ("avx512", "avx2" or "go").
+func KernelName() string { return active.name }
+
+// useKernel switches kernels (tests compare all paths). It returns the
+// previous one's name, or an error when the CPU lacks the named kernel.
+func useKernel(name string) (string, error) {
+	for _, k := range availableKernels() {
+		if k.name == name {
+			prev := active.name
+			active = k
+			return prev, nil
+		}
+	}
+	return "", fmt.Errorf("tensor: kernel %q is not available on this CPU", name)
+}
+
+// portableKernel is the pure-Go micro-kernel, used where no assembly path
+// applies and as the reference in tests.
+var portableKernel = gemmKernel{name: "go", mr: 4, nr: 16, kc: 256, mc: 128, nc: 512, fn: goMicroKernel}
+
+func goMicroKernel(k int, a, b, c *float32, ldc int, load bool) {
+	const mr, nr = 4, 16
+	as := unsafeSlice(a, k*mr)
+	bs := unsafeSlice(b, k*nr)
+	var acc [mr * nr]float32
+	for p := 0; p < k; p++ {
+		ap := as[p*mr : p*mr+mr : p*mr+mr]
+		bp := bs[p*nr : p*nr+nr : p*nr+nr]
+		for i := 0; i < mr; i++ {
+			ai := ap[i]
+			row := acc[i*nr : i*nr+nr : i*nr+nr]
+			for j := range row {
+				row[j] += ai * bp[j]
+			}
+		}
+	}
+	cs := unsafeSlice(c, (mr-1)*ldc+nr)
+	for i := 0; i < mr; i++ {
+		row := cs[i*ldc : i*ldc+nr : i*ldc+nr]
+		if load {
+			for j := range row {
+				row[j] += acc[i*nr+j]
+			}
+		} else {
+			copy(row, acc[i*nr:i*nr+nr])
+		}
+	}
+}
+
+// gemmScratch holds one goroutine's packing buffers.
+type gemmScratch struct {
+	packA, packB []float32
+	tile         []float32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+
+func (s *gemmScratch) fit(kr *gemmKernel) {
+	if n := kr.mc * kr.kc; len(s.packA) < n {
+		s.packA = make([]float32, n)
+	}
+	if n := kr.kc * roundUp(kr.nc, kr.nr); len(s.packB) < n {
+		s.packB = make([]float32, n)
+	}
+	if n := kr.mr * kr.nr; len(s.tile) < n {
+		s.tile = make([]float32, n)
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// checkGemm panics with a message naming the bad argument when the slices
+// cannot hold the matrices described: a kernel must never read out of range.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	need := func(name string, s []float32, rows, cols, ld int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("tensor.Gemm: %s leading dimension %d < %d columns", name, ld, cols))
+		}
+		if len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("tensor.Gemm: %s has %d elements, needs %d (%dx%d, ld %d)", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
+		}
+	}
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("tensor.Gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if transA {
+		need("A", a, k, m, lda)
+	} else {
+		need("A", a, m, k, lda)
+	}
+	if transB {
+		need("B", b, n, k, ldb)
+	} else {
+		need("B", b, k, n, ldb)
+	}
+	need("C", c, m, n, ldc)
+}
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C with op(A) m x k, op(B) k x n
+// and C m x n, all row-major with the given leading dimensions. The work is
+// split across the worker pool along the larger of m and n.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	kr := active
+	flops := 2 * m * n * k
+	if flops < 1<<20 || Workers() == 1 {
+		gemmSerial(&kr, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if n >= m {
+		units := (n + kr.nr - 1) / kr.nr
+		ParallelFor(units, 1, func(_, lo, hi int) {
+			j0, j1 := lo*kr.nr, min(hi*kr.nr, n)
+			bOff := j0
+			if transB {
+				bOff = j0 * ldb
+			}
+			gemmSerial(&kr, transA, transB, m, j1-j0, k, alpha, a, lda, b[bOff:], ldb, beta, c[j0:], ldc)
+		})
+		return
+	}
+	units := (m + kr.mr - 1) / kr.mr
+	ParallelFor(units, 1, func(_, lo, hi int) {
+		i0, i1 := lo*kr.mr, min(hi*kr.mr, m)
+		aOff := i0 * lda
+		if transA {
+			aOff = i0
+		}
+		gemmSerial(&kr, transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+	})
+}
+
+// GemmSerial is Gemm on the calling goroutine only, for use inside work that
+// is already spread over the workers (per-image convolution chunks).
+func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	kr := active
+	gemmSerial(&kr, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemmSerial(kr *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(c, m, n, ldc, beta)
+		return
+	}
+	if beta != 0 && beta != 1 {
+		scaleMatrix(c, m, n, ldc, beta)
+		beta = 1
+	}
+	s := scratchPool.Get().(*gemmScratch)
+	s.fit(kr)
+	mr, nr := kr.mr, kr.nr
+	for jc := 0; jc < n; jc += kr.nc {
+		nb := min(kr.nc, n-jc)
+		for pc := 0; pc < k; pc += kr.kc {
+			kb := min(kr.kc, k-pc)
+			packB(s.packB, b, ldb, transB, pc, jc, kb, nb, nr)
+			load := pc > 0 || beta == 1
+			for ic := 0; ic < m; ic += kr.mc {
+				mb := min(kr.mc, m-ic)
+				packA(s.packA, a, lda, transA, ic, pc, mb, kb, mr, alpha)
+				for jr := 0; jr < nb; jr += nr {
+					nrr := min(nr, nb-jr)
+					bp := &s.packB[jr*kb]
+					for ir := 0; ir < mb; ir += mr {
+						mrr := min(mr, mb-ir)
+						ap := &s.packA[ir*kb]
+						ci := (ic+ir)*ldc + jc + jr
+						if mrr == mr && nrr == nr {
+							kr.fn(kb, ap, bp, &c[ci], ldc, load)
+							continue
+						}
+						kr.fn(kb, ap, bp, &s.tile[0], nr, false)
+						for i := 0; i < mrr; i++ {
+							row := c[ci+i*ldc : ci+i*ldc+nrr]
+							t := s.tile[i*nr : i*nr+nrr]
+							if load {
+								for j := range row {
+									row[j] += t[j]
+								}
+							} else {
+								copy(row, t)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	scratchPool.Put(s)
+}
+
+func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// packA packs the mb x kb block of op(A) at (ic, pc) into MR-row micro-panels:
+// panel p holds rows p*MR.. as kb groups of MR values (k-major), scaled by
+// alpha, zero-padded past mb.
+func packA(dst, a []float32, lda int, trans bool, ic, pc, mb, kb, mr int, alpha float32) {
+	for ir := 0; ir < mb; ir += mr {
+		panel := dst[ir*kb : ir*kb+mr*kb]
+		rows := min(mr, mb-ir)
+		for r := 0; r < rows; r++ {
+			i := ic + ir + r
+			if !trans {
+				src := a[i*lda+pc : i*lda+pc+kb]
+				if alpha == 1 {
+					for p, v := range src {
+						panel[p*mr+r] = v
+					}
+				} else {
+					for p, v := range src {
+						panel[p*mr+r] = alpha * v
+					}
+				}
+			} else {
+				for p := 0; p < kb; p++ {
+					panel[p*mr+r] = alpha * a[(pc+p)*lda+i]
+				}
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kb; p++ {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB packs the kb x nb block of op(B) at (pc, jc) into NR-column
+// micro-panels (kb groups of NR values), zero-padded past nb.
+func packB(dst, b []float32, ldb int, trans bool, pc, jc, kb, nb, nr int) {
+	for jr := 0; jr < nb; jr += nr {
+		panel := dst[jr*kb : jr*kb+nr*kb]
+		cols := min(nr, nb-jr)
+		if !trans {
+			for p := 0; p < kb; p++ {
+				row := b[(pc+p)*ldb+jc+jr:]
+				out := panel[p*nr : p*nr+nr]
+				copy(out[:cols], row[:cols])
+				clear(out[cols:])
+			}
+			continue
+		}
+		for c := 0; c < cols; c++ {
+			src := b[(jc+jr+c)*ldb+pc : (jc+jr+c)*ldb+pc+kb]
+			for p, v := range src {
+				panel[p*nr+c] = v
+			}
+		}
+		for c := cols; c < nr; c++ {
+			for p := 0; p < kb; p++ {
+				panel[p*nr+c] = 0
+			}
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package tensor
+
+import "math"
+
+// SoftmaxRows writes the softmax of each row of x [rows, d] to out
+// (max-subtracted for stability). With log set it writes log-softmax.
+func SoftmaxRows(x, out []float32, rows, d int, log bool) {
+	ParallelFor(rows, 16, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			src := x[r*d : (r+1)*d]
+			dst := out[r*d : (r+1)*d]
+			m := float32(math.Inf(-1))
+			for _, v := range src {
+				if v > m {
+					m = v
+				}
+			}
+			if math.IsInf(float64(m), -1) {
+				// every entry -Inf: define the row as uniform zeros (softmax)
+				// or -Inf (log); callers mask such rows.
+				for j := range dst {
+					if log {
+						dst[j] = m
+					} else {
+						dst[j] = 0
+					}
+				}
+				continue
+			}
+			var s float32
+			for j, v := range src {
+				e := Exp32(v - m)
+				dst[j] = e
+				s += e
+			}
+			if log {
+				ls := m + float32(math.Log(float64(s)))
+				for j, v := range src {
+					dst[j] = v - ls
+				}
+				continue
+			}
+			inv := 1 / s
+			for j := range dst {
+				dst[j] *= inv
+			}
+		}
+	})
+}
+
+// Exp32 is a float32 exp accurate to about 2 ulp, faster than math.Exp.
+func Exp32(x float32) float32 {
+	if x < -87.3 {
+		return 0
+	}
+	if x > 88.7 {
+		return float32(math.Inf(1))
+	}
+	// exp(x) = 2^k * exp(r), r = x - k*ln2 in [-ln2/2, ln2/2]
+	const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
+	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - k*ln2hi - k*ln2lo
+	// minimax polynomial for exp on the reduced range (Cephes expf)
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	return float32(math.Ldexp(float64(p), int(k)))
+}
