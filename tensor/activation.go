@@ -4,41 +4,64 @@ import "math"
 
 const parallelGrain = 1 << 15
 
-// ReLU writes max(x, 0) to out.
+// ReLU writes max(x, 0) to out (NaN stays NaN).
 func ReLU(x, out []float32) {
 	ParallelFor(len(x), parallelGrain, func(_, lo, hi int) {
-		o := out[lo:hi]
-		for i, v := range x[lo:hi] {
-			if v > 0 {
-				o[i] = v
-			} else {
-				o[i] = 0
-			}
+		xs, o := x[lo:hi], out[lo:hi]
+		done := vecReLU(xs, o)
+		for i := done; i < len(xs); i++ {
+			o[i] = reluScalar(xs[i])
 		}
 	})
+}
+
+// reluScalar is max(v, 0) without a branch (random signs would defeat the
+// branch predictor), keeping NaN.
+func reluScalar(v float32) float32 {
+	b := math.Float32bits(v)
+	if v != v {
+		return v
+	}
+	return math.Float32frombits(b &^ uint32(int32(b)>>31))
 }
 
 // ReLUBackward writes (or adds) g where the ReLU output y is positive.
 func ReLUBackward(y, g, dst []float32, accumulate bool) {
 	ParallelFor(len(y), parallelGrain, func(_, lo, hi int) {
-		d := dst[lo:hi]
-		gs := g[lo:hi]
-		if accumulate {
-			for i, v := range y[lo:hi] {
-				if v > 0 {
-					d[i] += gs[i]
-				}
+		ys, d, gs := y[lo:hi], dst[lo:hi], g[lo:hi]
+		done := vecReLUBack(ys, gs, d, accumulate)
+		for i := done; i < len(ys); i++ {
+			var v float32
+			if ys[i] > 0 {
+				v = gs[i]
 			}
-			return
-		}
-		for i, v := range y[lo:hi] {
-			if v > 0 {
-				d[i] = gs[i]
+			if accumulate {
+				d[i] += v
 			} else {
-				d[i] = 0
+				d[i] = v
 			}
 		}
 	})
+}
+
+// AddTo adds src to dst elementwise.
+func AddTo(dst, src []float32) {
+	src = src[:len(dst)]
+	ParallelFor(len(dst), parallelGrain, func(_, lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i := vecAddTo(d, s); i < len(d); i++ {
+			d[i] += s[i]
+		}
+	})
+}
+
+// ScaleShift writes x*a + b to out (serially: callers parallelise over
+// channels).
+func ScaleShift(x, out []float32, a, b float32) {
+	out = out[:len(x)]
+	for i := vecAXPB(x, out, a, b); i < len(x); i++ {
+		out[i] = x[i]*a + b
+	}
 }
 
 // Erf32 approximates the error function to about 1e-7 absolute error
@@ -81,15 +104,9 @@ func GELUBackward(x, g, dst []float32, accumulate bool) {
 // AddReLU writes max(a+b, 0) to out.
 func AddReLU(a, b, out []float32) {
 	ParallelFor(len(a), parallelGrain, func(_, lo, hi int) {
-		o := out[lo:hi]
-		bs := b[lo:hi]
-		for i, v := range a[lo:hi] {
-			s := v + bs[i]
-			if s > 0 {
-				o[i] = s
-			} else {
-				o[i] = 0
-			}
+		as, bs, o := a[lo:hi], b[lo:hi], out[lo:hi]
+		for i := vecAddReLU(as, bs, o); i < len(as); i++ {
+			o[i] = reluScalar(as[i] + bs[i])
 		}
 	})
 }

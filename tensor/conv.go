@@ -52,59 +52,6 @@ func (p ConvParams) isPointwise() bool {
 	return p.R == 1 && p.S == 1 && p.Stride == 1 && p.Pad == 0
 }
 
-// im2col writes the column matrix of images [n0, n0+cnt) of x into col,
-// laid out [C*R*S, cnt*OH*OW]: row (c, r, s), column (image, oy, ox).
-func (p ConvParams) im2col(x, col []float32, n0, cnt int) {
-	oh, ow := p.Out()
-	ohw := oh * ow
-	P := cnt * ohw
-	hw := p.H * p.W
-	for c := 0; c < p.C; c++ {
-		for r := 0; r < p.R; r++ {
-			for s := 0; s < p.S; s++ {
-				row := col[((c*p.R+r)*p.S+s)*P : ((c*p.R+r)*p.S+s+1)*P]
-				for i := 0; i < cnt; i++ {
-					plane := x[((n0+i)*p.C+c)*hw : ((n0+i)*p.C+c+1)*hw]
-					dst := row[i*ohw : (i+1)*ohw]
-					im2colPlane(plane, dst, p.H, p.W, oh, ow, r-p.Pad, s-p.Pad, p.Stride)
-				}
-			}
-		}
-	}
-}
-
-// im2colPlane fills dst[oy*ow+ox] = plane[oy*stride+dy][ox*stride+dx] (0
-// outside the plane).
-func im2colPlane(plane, dst []float32, h, w, oh, ow, dy, dx, stride int) {
-	// valid ox range: 0 <= ox*stride+dx < w
-	oxLo := 0
-	if dx < 0 {
-		oxLo = (-dx + stride - 1) / stride
-	}
-	oxHi := ow
-	if lim := (w - dx + stride - 1) / stride; lim < oxHi {
-		oxHi = max(lim, 0)
-	}
-	for oy := 0; oy < oh; oy++ {
-		out := dst[oy*ow : (oy+1)*ow]
-		iy := oy*stride + dy
-		if iy < 0 || iy >= h || oxLo >= oxHi {
-			clear(out)
-			continue
-		}
-		src := plane[iy*w : (iy+1)*w]
-		clear(out[:oxLo])
-		clear(out[oxHi:])
-		if stride == 1 {
-			copy(out[oxLo:oxHi], src[oxLo+dx:oxHi+dx])
-			continue
-		}
-		for ox := oxLo; ox < oxHi; ox++ {
-			out[ox] = src[ox*stride+dx]
-		}
-	}
-}
-
 // col2im adds the column matrix col (layout as im2col) into images
 // [n0, n0+cnt) of dx.
 func (p ConvParams) col2im(col, dx []float32, n0, cnt int) {
@@ -145,11 +92,141 @@ func checkLen(op, name string, s []float32, n int) {
 	}
 }
 
+// convChunkCtx is one worker's view of a chunk of images: the (padded)
+// input, and the mapping from the chunk's pixel columns to input offsets.
+type convChunkCtx struct {
+	p          ConvParams
+	oh, ow     int
+	hp, wp     int       // padded input height and width
+	xin        []float32 // cnt padded images [cnt, C, hp, wp]
+	cnt        int
+	planeP     int // hp*wp
+	imageP     int // C*hp*wp
+	segs       []convSeg
+	segScratch []convSeg
+}
+
+// convSeg is a run of output pixels in one output row: columns
+// [j, j+n) of the chunk read input offsets src, src+stride, ... (for the
+// channel-0, tap-(0,0) row; a tap adds c*planeP + r*wp + s).
+type convSeg struct {
+	j, n, src int
+}
+
+// prepare pads images [n0, n0+cnt) of x into the worker's buffer (or uses x
+// directly when there is no padding).
+func (q *convChunkCtx) prepare(p ConvParams, x []float32, n0, cnt int, buf func(n int) []float32) {
+	q.p = p
+	q.oh, q.ow = p.Out()
+	q.cnt = cnt
+	q.hp, q.wp = p.H+2*p.Pad, p.W+2*p.Pad
+	q.planeP = q.hp * q.wp
+	q.imageP = p.C * q.planeP
+	if p.Pad == 0 {
+		q.xin = x[n0*q.imageP : (n0+cnt)*q.imageP]
+		return
+	}
+	xp := buf(cnt * q.imageP)
+	hw := p.H * p.W
+	for i := 0; i < cnt; i++ {
+		for c := 0; c < p.C; c++ {
+			src := x[((n0+i)*p.C+c)*hw : ((n0+i)*p.C+c+1)*hw]
+			dst := xp[(i*p.C+c)*q.planeP : (i*p.C+c+1)*q.planeP]
+			clear(dst[:p.Pad*q.wp])
+			for y := 0; y < p.H; y++ {
+				row := dst[(y+p.Pad)*q.wp : (y+p.Pad+1)*q.wp]
+				clear(row[:p.Pad])
+				copy(row[p.Pad:p.Pad+p.W], src[y*p.W:(y+1)*p.W])
+				clear(row[p.Pad+p.W:])
+			}
+			clear(dst[(p.H+p.Pad)*q.wp:])
+		}
+	}
+	q.xin = xp
+}
+
+// segments lists the output-row runs covering chunk columns [j0, j0+n),
+// split so that no run crosses a multiple of split (a micro-panel edge).
+func (q *convChunkCtx) segments(j0, n, split int) []convSeg {
+	segs := q.segScratch[:0]
+	ohw := q.oh * q.ow
+	st := q.p.Stride
+	for j := j0; j < j0+n; {
+		i, pix := j/ohw, j%ohw
+		oy, ox := pix/q.ow, pix%q.ow
+		run := min(q.ow-ox, j0+n-j)
+		if split > 0 {
+			run = min(run, split-(j-j0)%split)
+		}
+		segs = append(segs, convSeg{j: j - j0, n: run, src: i*q.imageP + oy*st*q.wp + ox*st})
+		j += run
+	}
+	q.segScratch = segs
+	return segs
+}
+
+// tapOffset is the input offset of column-matrix row k = (c, r, s).
+func (q *convChunkCtx) tapOffset(k int) int {
+	rs := q.p.R * q.p.S
+	c, t := k/rs, k%rs
+	return c*q.planeP + (t/q.p.S)*q.wp + t%q.p.S
+}
+
+// packColB writes rows [pc, pc+kb) x columns [jc, jc+nb) of the chunk's
+// column matrix as NR-column micro-panels (the B operand of W*col).
+func (q *convChunkCtx) packColB(pc, jc, kb, nb, nr int, dst []float32) []float32 {
+	segs := q.segments(jc, nb, nr)
+	st := q.p.Stride
+	for kk := 0; kk < kb; kk++ {
+		off := q.tapOffset(pc + kk)
+		for _, sg := range segs {
+			d := dst[(sg.j/nr)*nr*kb+kk*nr+sg.j%nr:]
+			d = d[:sg.n]
+			src := q.xin[off+sg.src:]
+			if st == 1 {
+				copy(d, src[:sg.n])
+				continue
+			}
+			for t := range d {
+				d[t] = src[t*st]
+			}
+		}
+	}
+	return dst
+}
+
+// packColA writes rows [ic, ic+mb) x columns [pc, pc+kb) of the chunk's
+// column matrix as MR-row micro-panels (the A operand of col*dy^T).
+func (q *convChunkCtx) packColA(ic, pc, mb, kb, mr int, dst []float32) []float32 {
+	segs := q.segments(pc, kb, 0)
+	st := q.p.Stride
+	for r := 0; r < mb; r++ {
+		off := q.tapOffset(ic + r)
+		panel := dst[(r/mr)*mr*kb:]
+		ri := r % mr
+		for _, sg := range segs {
+			src := q.xin[off+sg.src:]
+			d := panel[sg.j*mr+ri:]
+			for t := 0; t < sg.n; t++ {
+				d[t*mr] = src[t*st]
+			}
+		}
+	}
+	for r := mb; r < roundUp(mb, mr); r++ { // zero rows past the edge
+		panel := dst[(r/mr)*mr*kb:]
+		for t := 0; t < kb; t++ {
+			panel[t*mr+r%mr] = 0
+		}
+	}
+	return dst
+}
+
 // Conv2dForward computes out = conv(x, w) + bias (bias may be nil) for
 // x [N,C,H,W], w [K,C,R,S], out [N,K,OH,OW]. With accumulate the result is
-// added to out instead of replacing it. Images are spread over the workers
-// in chunks; each worker builds its chunk's column matrix and runs a serial
-// GEMM, so the column buffer stays in its core's cache.
+// added to out instead of replacing it. The weights are packed once; the
+// images are spread over the workers in chunks, and each worker packs its
+// chunk's column matrix straight from the (padded) images into the GEMM's
+// micro-panel layout, so no separate column matrix is ever written.
 func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 	if err := p.Validate(); err != nil {
 		panic("tensor.Conv2dForward: " + err.Error())
@@ -163,36 +240,31 @@ func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 	if bias != nil {
 		checkLen("Conv2dForward", "bias", bias, p.K)
 	}
+	kr := active
+	pw := newPrepackedA(&kr, false, p.K, crs, 1, w, crs)
+	defer pw.release()
 	chunk := p.convChunk()
 	nChunks := (p.N + chunk - 1) / chunk
 	sc := newConvScratch()
 	defer sc.release()
 	ParallelFor(nChunks, 1, func(worker, lo, hi int) {
+		var q convChunkCtx
 		for ch := lo; ch < hi; ch++ {
 			n0 := ch * chunk
 			cnt := min(chunk, p.N-n0)
 			P := cnt * ohw
-			var col []float32
-			if p.isPointwise() && cnt == 1 {
-				col = x[n0*crs*ohw : (n0+1)*crs*ohw]
-			} else {
-				col = sc.get(worker, 0, crs*P)
-				p.im2col(x, col, n0, cnt)
-			}
+			q.prepare(p, x, n0, cnt, func(n int) []float32 { return sc.get(worker, 0, n) })
+			opB := func(pc, jc, kb, nb int, dst []float32) []float32 { return q.packColB(pc, jc, kb, nb, kr.nr, dst) }
 			if cnt == 1 {
 				dst := out[n0*p.K*ohw : (n0+1)*p.K*ohw]
-				beta := float32(0)
-				if accumulate {
-					beta = 1
-				}
-				GemmSerial(false, false, p.K, P, crs, 1, w, crs, col, P, beta, dst, P)
+				gemmCore(&kr, p.K, P, crs, pw.operand(), opB, dst, P, accumulate)
 				if bias != nil {
 					addBiasRows(dst, bias, p.K, ohw)
 				}
 				continue
 			}
 			tmp := sc.get(worker, 1, p.K*P)
-			GemmSerial(false, false, p.K, P, crs, 1, w, crs, col, P, 0, tmp, P)
+			gemmCore(&kr, p.K, P, crs, pw.operand(), opB, tmp, P, false)
 			for i := 0; i < cnt; i++ {
 				for k := 0; k < p.K; k++ {
 					src := tmp[k*P+i*ohw : k*P+(i+1)*ohw]
@@ -201,15 +273,16 @@ func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 					if bias != nil {
 						b = bias[k]
 					}
-					if accumulate {
+					switch {
+					case accumulate:
 						for j, v := range src {
 							dst[j] += v + b
 						}
-					} else if b != 0 {
+					case b != 0:
 						for j, v := range src {
 							dst[j] = v + b
 						}
-					} else {
+					default:
 						copy(dst, src)
 					}
 				}
@@ -263,6 +336,9 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32, accumulate bool) {
 	if !accumulate {
 		clear(dx[:p.N*p.C*p.H*p.W])
 	}
+	kr := active
+	pw := newPrepackedA(&kr, true, crs, p.K, 1, w, crs)
+	defer pw.release()
 	chunk := p.convChunk()
 	nChunks := (p.N + chunk - 1) / chunk
 	sc := newConvScratch()
@@ -272,34 +348,33 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32, accumulate bool) {
 			n0 := ch * chunk
 			cnt := min(chunk, p.N-n0)
 			P := cnt * ohw
-			dyc := gatherChunk(sc, worker, dy, p.K, ohw, n0, cnt)
+			// B = dy of the chunk as [K, P]: row k, column (image, pixel)
+			opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
+				nr := kr.nr
+				for kk := 0; kk < kb; kk++ {
+					for j := jc; j < jc+nb; {
+						i, pix := j/ohw, j%ohw
+						run := min(ohw-pix, jc+nb-j, nr-(j-jc)%nr)
+						jj := j - jc
+						src := dy[((n0+i)*p.K+pc+kk)*ohw+pix:]
+						copy(dst[(jj/nr)*nr*kb+kk*nr+jj%nr:][:run], src[:run])
+						j += run
+					}
+				}
+				return dst
+			}
 			col := sc.get(worker, 0, crs*P)
-			GemmSerial(true, false, crs, P, p.K, 1, w, crs, dyc, P, 0, col, P)
+			gemmCore(&kr, crs, P, p.K, pw.operand(), opB, col, P, false)
 			p.col2im(col, dx, n0, cnt)
 		}
 	})
 }
 
-// gatherChunk returns images [n0, n0+cnt) of t [N, rows, ohw] as one
-// [rows, cnt*ohw] matrix (a view when cnt == 1).
-func gatherChunk(sc *convScratch, worker int, t []float32, rows, ohw, n0, cnt int) []float32 {
-	if cnt == 1 {
-		return t[n0*rows*ohw : (n0+1)*rows*ohw]
-	}
-	P := cnt * ohw
-	buf := sc.get(worker, 2, rows*P)
-	for i := 0; i < cnt; i++ {
-		for k := 0; k < rows; k++ {
-			copy(buf[k*P+i*ohw:k*P+(i+1)*ohw], t[((n0+i)*rows+k)*ohw:((n0+i)*rows+k+1)*ohw])
-		}
-	}
-	return buf
-}
-
 // Conv2dBackwardWeight computes dw (and dbias when non-nil), replacing or
 // accumulating, from the input x and the output gradient dy. Each worker
 // accumulates a transposed partial dW^T [C*R*S, K] = col * dy^T over its
-// images; the partials are summed and transposed at the end.
+// images, with both operands packed straight from the images; the partials
+// are summed and transposed at the end.
 func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate bool) {
 	if err := p.Validate(); err != nil {
 		panic("tensor.Conv2dBackwardWeight: " + err.Error())
@@ -310,6 +385,7 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate b
 	checkLen("Conv2dBackwardWeight", "x", x, p.N*p.C*p.H*p.W)
 	checkLen("Conv2dBackwardWeight", "dy", dy, p.N*p.K*ohw)
 	checkLen("Conv2dBackwardWeight", "dw", dw, p.K*crs)
+	kr := active
 	chunk := p.convChunk()
 	nChunks := (p.N + chunk - 1) / chunk
 	workers := min(Workers(), nChunks)
@@ -320,23 +396,33 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate b
 	ParallelFor(nChunks, 1, func(worker, lo, hi int) {
 		acc := partial.Data[worker*crs*p.K : (worker+1)*crs*p.K]
 		used[worker] = true
+		var q convChunkCtx
 		for ch := lo; ch < hi; ch++ {
 			n0 := ch * chunk
 			cnt := min(chunk, p.N-n0)
 			P := cnt * ohw
-			var col []float32
-			if p.isPointwise() && cnt == 1 {
-				col = x[n0*crs*ohw : (n0+1)*crs*ohw]
-			} else {
-				col = sc.get(worker, 0, crs*P)
-				p.im2col(x, col, n0, cnt)
+			q.prepare(p, x, n0, cnt, func(n int) []float32 { return sc.get(worker, 0, n) })
+			opA := func(ic, pc, mb, kb int, dst []float32) []float32 { return q.packColA(ic, pc, mb, kb, kr.mr, dst) }
+			// B = dy^T of the chunk: row = pixel column of the chunk, column = output channel
+			opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
+				nr := kr.nr
+				for co := jc; co < jc+nb; co++ {
+					cj := co - jc
+					panel := dst[(cj/nr)*nr*kb+cj%nr:]
+					for j := pc; j < pc+kb; {
+						i, pix := j/ohw, j%ohw
+						run := min(ohw-pix, pc+kb-j)
+						src := dy[((n0+i)*p.K+co)*ohw+pix:][:run]
+						d := panel[(j-pc)*nr:]
+						for t, v := range src {
+							d[t*nr] = v
+						}
+						j += run
+					}
+				}
+				return dst
 			}
-			dyc := gatherChunk(sc, worker, dy, p.K, ohw, n0, cnt)
-			beta := float32(1)
-			if ch == lo {
-				beta = 0
-			}
-			GemmSerial(false, true, crs, p.K, P, 1, col, P, dyc, P, beta, acc, p.K)
+			gemmCore(&kr, crs, p.K, P, opA, opB, acc, p.K, ch != lo)
 		}
 	})
 	// dw[k][j] (+)= sum_w partial[w][j][k]

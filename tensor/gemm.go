@@ -180,48 +180,120 @@ func gemmSerial(kr *gemmKernel, transA, transB bool, m, n, k int, alpha float32,
 		scaleMatrix(c, m, n, ldc, beta)
 		beta = 1
 	}
+	opA := func(ic, pc, mb, kb int, dst []float32) []float32 {
+		packA(dst, a, lda, transA, ic, pc, mb, kb, kr.mr, alpha)
+		return dst
+	}
+	opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
+		packB(dst, b, ldb, transB, pc, jc, kb, nb, kr.nr)
+		return dst
+	}
+	gemmCore(kr, m, n, k, opA, opB, c, ldc, beta == 1)
+}
+
+// operandA returns the packed MR-row micro-panels of the mb x kb block of
+// op(A) at (ic, pc), writing them into scratch when it has to pack (a
+// prepacked operand returns its own storage instead).
+type operandA func(ic, pc, mb, kb int, scratch []float32) []float32
+
+// operandB returns the packed NR-column micro-panels of the kb x nb block of
+// op(B) at (pc, jc).
+type operandB func(pc, jc, kb, nb int, scratch []float32) []float32
+
+// gemmCore is the blocked loop nest shared by plain GEMM and the
+// convolutions (whose operands are packed straight from images):
+// C (+)= A*B with C m x n. With load false the first k block overwrites C.
+func gemmCore(kr *gemmKernel, m, n, k int, opA operandA, opB operandB, c []float32, ldc int, load bool) {
 	s := scratchPool.Get().(*gemmScratch)
 	s.fit(kr)
-	mr, nr := kr.mr, kr.nr
 	for jc := 0; jc < n; jc += kr.nc {
 		nb := min(kr.nc, n-jc)
 		for pc := 0; pc < k; pc += kr.kc {
 			kb := min(kr.kc, k-pc)
-			packB(s.packB, b, ldb, transB, pc, jc, kb, nb, nr)
-			load := pc > 0 || beta == 1
+			bPack := opB(pc, jc, kb, nb, s.packB)
+			ld := pc > 0 || load
 			for ic := 0; ic < m; ic += kr.mc {
 				mb := min(kr.mc, m-ic)
-				packA(s.packA, a, lda, transA, ic, pc, mb, kb, mr, alpha)
-				for jr := 0; jr < nb; jr += nr {
-					nrr := min(nr, nb-jr)
-					bp := &s.packB[jr*kb]
-					for ir := 0; ir < mb; ir += mr {
-						mrr := min(mr, mb-ir)
-						ap := &s.packA[ir*kb]
-						ci := (ic+ir)*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							kr.fn(kb, ap, bp, &c[ci], ldc, load)
-							continue
-						}
-						kr.fn(kb, ap, bp, &s.tile[0], nr, false)
-						for i := 0; i < mrr; i++ {
-							row := c[ci+i*ldc : ci+i*ldc+nrr]
-							t := s.tile[i*nr : i*nr+nrr]
-							if load {
-								for j := range row {
-									row[j] += t[j]
-								}
-							} else {
-								copy(row, t)
-							}
-						}
-					}
-				}
+				aPack := opA(ic, pc, mb, kb, s.packA)
+				macroKernel(kr, aPack, bPack, mb, nb, kb, c[ic*ldc+jc:], ldc, ld, s.tile)
 			}
 		}
 	}
 	scratchPool.Put(s)
 }
+
+// macroKernel runs the micro-kernel over every MR x NR tile of an mb x nb
+// block of C from packed panels; edge tiles go through tile.
+func macroKernel(kr *gemmKernel, aPack, bPack []float32, mb, nb, kb int, c []float32, ldc int, load bool, tile []float32) {
+	mr, nr := kr.mr, kr.nr
+	for jr := 0; jr < nb; jr += nr {
+		nrr := min(nr, nb-jr)
+		bp := &bPack[jr*kb]
+		for ir := 0; ir < mb; ir += mr {
+			mrr := min(mr, mb-ir)
+			ap := &aPack[ir*kb]
+			ci := ir*ldc + jr
+			if mrr == mr && nrr == nr {
+				kr.fn(kb, ap, bp, &c[ci], ldc, load)
+				continue
+			}
+			kr.fn(kb, ap, bp, &tile[0], nr, false)
+			for i := 0; i < mrr; i++ {
+				row := c[ci+i*ldc : ci+i*ldc+nrr]
+				t := tile[i*nr : i*nr+nrr]
+				if load {
+					for j := range row {
+						row[j] += t[j]
+					}
+				} else {
+					copy(row, t)
+				}
+			}
+		}
+	}
+}
+
+// prepackedA is op(A) packed once for every (ic, pc) block, for operands
+// reused by many GEMMs (convolution weights across image chunks). It is
+// read-only after construction and safe to share between goroutines.
+type prepackedA struct {
+	kr     *gemmKernel
+	blocks [][]float32 // [pc block][ic block]: index pcIdx*nIC + icIdx
+	nIC    int
+	buf    *Tensor
+}
+
+func newPrepackedA(kr *gemmKernel, transA bool, m, k int, alpha float32, a []float32, lda int) *prepackedA {
+	nIC := (m + kr.mc - 1) / kr.mc
+	nPC := (k + kr.kc - 1) / kr.kc
+	total := 0
+	for pc := 0; pc < k; pc += kr.kc {
+		kb := min(kr.kc, k-pc)
+		total += roundUp(m, kr.mr) * kb
+	}
+	p := &prepackedA{kr: kr, nIC: nIC, blocks: make([][]float32, nPC*nIC), buf: Buffers.Get(total)}
+	off := 0
+	for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kr.kc {
+		kb := min(kr.kc, k-pc)
+		for ii, ic := 0, 0; ic < m; ii, ic = ii+1, ic+kr.mc {
+			mb := min(kr.mc, m-ic)
+			sz := roundUp(mb, kr.mr) * kb
+			blk := p.buf.Data[off : off+sz]
+			packA(blk, a, lda, transA, ic, pc, mb, kb, kr.mr, alpha)
+			p.blocks[pi*nIC+ii] = blk
+			off += sz
+		}
+	}
+	return p
+}
+
+func (p *prepackedA) operand() operandA {
+	return func(ic, pc, _, _ int, _ []float32) []float32 {
+		return p.blocks[(pc/p.kr.kc)*p.nIC+ic/p.kr.mc]
+	}
+}
+
+func (p *prepackedA) release() { Buffers.Put(p.buf) }
 
 func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
 	for i := 0; i < m; i++ {

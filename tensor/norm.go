@@ -46,11 +46,7 @@ func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, ep
 				shift += beta[ch]
 			}
 			for i := 0; i < n; i++ {
-				src := x[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				dst := out[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				for j, v := range src {
-					dst[j] = v*scale + shift
-				}
+				ScaleShift(x[(i*c+ch)*inner:(i*c+ch+1)*inner], out[(i*c+ch)*inner:(i*c+ch+1)*inner], scale, shift)
 			}
 		}
 	})
@@ -124,12 +120,7 @@ func ChannelAffine(x, out []float32, n, c, inner int, scale, shift []float32) {
 	ParallelFor(n*c, 16, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ch := r % c
-			a, b := scale[ch], shift[ch]
-			src := x[r*inner : (r+1)*inner]
-			dst := out[r*inner : (r+1)*inner]
-			for j, v := range src {
-				dst[j] = v*a + b
-			}
+			ScaleShift(x[r*inner:(r+1)*inner], out[r*inner:(r+1)*inner], scale[ch], shift[ch])
 		}
 	})
 }

@@ -1,0 +1,175 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 loops for the memory-bound elementwise kernels. Each processes
+// n (a multiple of 32, > 0) floats; the Go wrappers do the tails.
+
+// func reluAVX2(x, out *float32, n int)
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+	VXORPS Y15, Y15, Y15
+relu_loop:
+	VMAXPS (SI), Y15, Y0
+	VMAXPS 32(SI), Y15, Y1
+	VMAXPS 64(SI), Y15, Y2
+	VMAXPS 96(SI), Y15, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  relu_loop
+	VZEROUPPER
+	RET
+
+// func addReluAVX2(a, b, out *float32, n int)
+TEXT ·addReluAVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	VXORPS Y15, Y15, Y15
+addrelu_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VMAXPS Y0, Y15, Y0
+	VMAXPS Y1, Y15, Y1
+	VMAXPS Y2, Y15, Y2
+	VMAXPS Y3, Y15, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  addrelu_loop
+	VZEROUPPER
+	RET
+
+// func reluBackAVX2(y, grad, dst *float32, n int, acc bool)
+// dst = (y > 0 ? g : 0), or dst += that when acc.
+TEXT ·reluBackAVX2(SB), NOSPLIT, $0-33
+	MOVQ y+0(FP), SI
+	MOVQ grad+8(FP), DX
+	MOVQ dst+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	MOVBQZX acc+32(FP), AX
+	VXORPS Y15, Y15, Y15
+	TESTQ AX, AX
+	JNZ  reluback_acc
+reluback_loop:
+	VCMPPS $0x01, (SI), Y15, Y0
+	VCMPPS $0x01, 32(SI), Y15, Y1
+	VCMPPS $0x01, 64(SI), Y15, Y2
+	VCMPPS $0x01, 96(SI), Y15, Y3
+	VANDPS (DX), Y0, Y0
+	VANDPS 32(DX), Y1, Y1
+	VANDPS 64(DX), Y2, Y2
+	VANDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  reluback_loop
+	VZEROUPPER
+	RET
+reluback_acc:
+	VCMPPS $0x01, (SI), Y15, Y0
+	VCMPPS $0x01, 32(SI), Y15, Y1
+	VCMPPS $0x01, 64(SI), Y15, Y2
+	VCMPPS $0x01, 96(SI), Y15, Y3
+	VANDPS (DX), Y0, Y0
+	VANDPS 32(DX), Y1, Y1
+	VANDPS 64(DX), Y2, Y2
+	VANDPS 96(DX), Y3, Y3
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  reluback_acc
+	VZEROUPPER
+	RET
+
+// func axpbAVX2(x, out *float32, n int, a, b float32)
+// out = x*a + b
+TEXT ·axpbAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+	VBROADCASTSS a+24(FP), Y14
+	VBROADCASTSS b+28(FP), Y15
+axpb_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y1
+	VFMADD213PS Y15, Y14, Y2
+	VFMADD213PS Y15, Y14, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  axpb_loop
+	VZEROUPPER
+	RET
+
+// func addToAVX2(dst, src *float32, n int)
+// dst += src
+TEXT ·addToAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+addto_loop:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  addto_loop
+	VZEROUPPER
+	RET
