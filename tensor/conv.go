@@ -196,26 +196,39 @@ func (q *convChunkCtx) packColB(pc, jc, kb, nb, nr int, dst []float32) []float32
 }
 
 // packColA writes rows [ic, ic+mb) x columns [pc, pc+kb) of the chunk's
-// column matrix as MR-row micro-panels (the A operand of col*dy^T).
+// column matrix as MR-row micro-panels (the A operand of col*dy^T). It fills
+// each panel in storage order, MR taps per pixel, so the writes are
+// sequential.
 func (q *convChunkCtx) packColA(ic, pc, mb, kb, mr int, dst []float32) []float32 {
 	segs := q.segments(pc, kb, 0)
 	st := q.p.Stride
-	for r := 0; r < mb; r++ {
-		off := q.tapOffset(ic + r)
-		panel := dst[(r/mr)*mr*kb:]
-		ri := r % mr
-		for _, sg := range segs {
-			src := q.xin[off+sg.src:]
-			d := panel[sg.j*mr+ri:]
-			for t := 0; t < sg.n; t++ {
-				d[t*mr] = src[t*st]
-			}
+	var offs [16]int
+	for r0 := 0; r0 < mb; r0 += mr {
+		rows := min(mr, mb-r0)
+		for i := 0; i < rows; i++ {
+			offs[i] = q.tapOffset(ic + r0 + i)
 		}
-	}
-	for r := mb; r < roundUp(mb, mr); r++ { // zero rows past the edge
-		panel := dst[(r/mr)*mr*kb:]
-		for t := 0; t < kb; t++ {
-			panel[t*mr+r%mr] = 0
+		panel := dst[r0*kb : r0*kb+mr*kb]
+		if rows < mr {
+			clear(panel)
+		}
+		for _, sg := range segs {
+			d := panel[sg.j*mr : (sg.j+sg.n)*mr]
+			if rows == 6 && mr == 6 {
+				o0, o1, o2, o3, o4, o5 := offs[0]+sg.src, offs[1]+sg.src, offs[2]+sg.src, offs[3]+sg.src, offs[4]+sg.src, offs[5]+sg.src
+				x := q.xin
+				for t := 0; t < sg.n; t++ {
+					e := d[t*6 : t*6+6 : t*6+6]
+					u := t * st
+					e[0], e[1], e[2], e[3], e[4], e[5] = x[o0+u], x[o1+u], x[o2+u], x[o3+u], x[o4+u], x[o5+u]
+				}
+				continue
+			}
+			for t := 0; t < sg.n; t++ {
+				for i := 0; i < rows; i++ {
+					d[t*mr+i] = q.xin[offs[i]+sg.src+t*st]
+				}
+			}
 		}
 	}
 	return dst
