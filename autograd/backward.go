@@ -34,9 +34,14 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 	if !tensor.SameShape(grad.Shape(), v.Value.Shape()) {
 		return fmt.Errorf("autograd: BackwardWith: gradient shape %v for value shape %v", grad.Shape(), v.Value.Shape())
 	}
+	if v.done {
+		return fmt.Errorf("autograd: Backward called twice on the same %s result: the graph was freed by the first call", v.op)
+	}
 	if !v.requiresGrad {
 		return fmt.Errorf("autograd: Backward on a value that depends on no parameter (op %q); was it computed under NoGrad or from frozen parameters only?", v.op)
 	}
+	v.done = true
+	v.keepBases()
 	if v.Grad != nil {
 		tensor.Buffers.Put(v.Grad)
 	}
@@ -63,6 +68,10 @@ func (v *Var) freeGraph() {
 // release frees what the node no longer needs once its backward has run.
 func (n *Var) release(isRoot bool) {
 	if n.leaf {
+		if n.temp && n.Value != nil {
+			tensor.Buffers.Put(n.Value)
+			n.Value = nil
+		}
 		return
 	}
 	for _, s := range n.saved {
@@ -78,7 +87,7 @@ func (n *Var) release(isRoot bool) {
 		tensor.Buffers.Put(n.Grad)
 		n.Grad = nil
 	}
-	if !isRoot && n.ownsValue && n.Value != nil {
+	if !isRoot && n.ownsValue && !n.keepValue && n.Value != nil {
 		tensor.Buffers.Put(n.Value)
 		n.Value = nil
 	}

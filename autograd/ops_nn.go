@@ -103,6 +103,11 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 			scale.Data[ch], shift.Data[ch] = a, b
 		}
 		tensor.ChannelAffine(x.Value.Data, out.Data, n, c, inner, scale.Data, shift.Data)
+		evMean, evInv := tensor.Buffers.Get(c), tensor.Buffers.Get(c)
+		for ch := 0; ch < c; ch++ {
+			evMean.Data[ch] = st.RunningMean.Data[ch]
+			evInv.Data[ch] = float32(1 / math.Sqrt(float64(st.RunningVar.Data[ch]+st.Eps)))
+		}
 		res := newResult("BatchNorm", out, []*Var{x, gamma, beta}[:nonNil(gamma, beta)], func(res *Var) func() {
 			return func() {
 				if x.needsGrad() {
@@ -119,13 +124,9 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 						addOrCopy(dst.Data, tmp, true)
 					}
 				}
-				// gradients of gamma/beta in eval mode
+				// gradients of gamma/beta in eval mode, with the statistics
+				// of the forward pass
 				if (gamma != nil && gamma.needsGrad()) || (beta != nil && beta.needsGrad()) {
-					mean := st.RunningMean.Data
-					is := make([]float32, c)
-					for ch := range is {
-						is[ch] = float32(1 / math.Sqrt(float64(st.RunningVar.Data[ch]+st.Eps)))
-					}
 					var dg, db []float32
 					if gamma != nil && gamma.needsGrad() {
 						t, acc := gamma.gradDst()
@@ -141,15 +142,17 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 						}
 						db = t.Data
 					}
-					tensor.BatchNormBackward(x.Value.Data, res.Grad.Data, nil, n, c, inner, nil, mean, is, dg, db, false)
+					tensor.BatchNormBackward(x.Value.Data, res.Grad.Data, nil, n, c, inner, nil, evMean.Data, evInv.Data, dg, db, false)
 				}
 			}
 		})
 		if res.backward == nil {
 			tensor.Buffers.Put(scale)
 			tensor.Buffers.Put(shift)
+			tensor.Buffers.Put(evMean)
+			tensor.Buffers.Put(evInv)
 		} else {
-			res.save(scale, shift)
+			res.save(scale, shift, evMean, evInv)
 		}
 		return res
 	}
@@ -289,10 +292,13 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 func MaxPool2d(x *Var, kernel, stride, pad int) *Var {
 	checkDims("MaxPool2d", "input", x, 4)
 	xs := x.Value.Shape()
+	if kernel < 1 || stride < 1 || pad < 0 || pad*2 > kernel {
+		panic(opErr("MaxPool2d", "kernel %d stride %d padding %d: need kernel, stride >= 1 and 0 <= padding <= kernel/2", kernel, stride, pad))
+	}
 	p := tensor.PoolParams{N: xs[0], C: xs[1], H: xs[2], W: xs[3], Kernel: kernel, Stride: stride, Pad: pad}
 	oh, ow := p.Out()
-	if oh < 1 || ow < 1 || stride < 1 || pad*2 > kernel {
-		panic(opErr("MaxPool2d", "kernel %d stride %d padding %d on input %v", kernel, stride, pad, xs))
+	if oh < 1 || ow < 1 {
+		panic(opErr("MaxPool2d", "kernel %d stride %d padding %d does not fit input %v", kernel, stride, pad, xs))
 	}
 	out := tensor.Buffers.Get(p.N, p.C, oh, ow)
 	arg := make([]int32, out.Len())
@@ -312,10 +318,13 @@ func MaxPool2d(x *Var, kernel, stride, pad int) *Var {
 func AvgPool2d(x *Var, kernel, stride, pad int) *Var {
 	checkDims("AvgPool2d", "input", x, 4)
 	xs := x.Value.Shape()
+	if kernel < 1 || stride < 1 || pad < 0 || pad*2 > kernel {
+		panic(opErr("AvgPool2d", "kernel %d stride %d padding %d: need kernel, stride >= 1 and 0 <= padding <= kernel/2", kernel, stride, pad))
+	}
 	p := tensor.PoolParams{N: xs[0], C: xs[1], H: xs[2], W: xs[3], Kernel: kernel, Stride: stride, Pad: pad}
 	oh, ow := p.Out()
-	if oh < 1 || ow < 1 || stride < 1 || pad*2 > kernel {
-		panic(opErr("AvgPool2d", "kernel %d stride %d padding %d on input %v", kernel, stride, pad, xs))
+	if oh < 1 || ow < 1 {
+		panic(opErr("AvgPool2d", "kernel %d stride %d padding %d does not fit input %v", kernel, stride, pad, xs))
 	}
 	out := tensor.Buffers.Get(p.N, p.C, oh, ow)
 	tensor.AvgPoolForward(p, x.Value.Data, out.Data)

@@ -17,7 +17,7 @@ func Reshape(a *Var, shape ...int) *Var {
 			dst, acc := a.gradDst()
 			addOrCopy(dst.Data, res.Grad.Data, acc)
 		}
-	}).view()
+	}).view(a)
 }
 
 // Flatten reshapes [N, ...] to [N, rest].
@@ -311,7 +311,8 @@ func ScatterTokens(base, src *Var, idx [][]int) *Var {
 	if src.Value.Dim(0) != b || src.Value.Dim(2) != d || len(idx) != b {
 		panic(opErr("ScatterTokens", "src %v, base %v, %d index rows", src.Value.Shape(), base.Value.Shape(), len(idx)))
 	}
-	for _, row := range idx {
+	seen := make([]int, t)
+	for bi, row := range idx {
 		if len(row) != k {
 			panic(opErr("ScatterTokens", "index row of %d for %d source tokens", len(row), k))
 		}
@@ -319,6 +320,10 @@ func ScatterTokens(base, src *Var, idx [][]int) *Var {
 			if j < 0 || j >= t {
 				panic(opErr("ScatterTokens", "token index %d out of range for %d tokens", j, t))
 			}
+			if seen[j] == bi+1 {
+				panic(opErr("ScatterTokens", "token index %d repeated in row %d (indices must be distinct)", j, bi))
+			}
+			seen[j] = bi + 1
 		}
 	}
 	out := tensor.Buffers.Get(b, t, d)

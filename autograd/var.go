@@ -24,6 +24,10 @@ type Var struct {
 	requiresGrad bool
 	leaf         bool
 	retain       bool
+	keepValue    bool // a retained view shares this value
+	base         *Var // for views: the Var whose buffer Value shares
+	done         bool // Backward has run from this root
+	temp         bool
 	ownsValue    bool
 	op           string
 	parents      []*Var
@@ -41,6 +45,11 @@ func Param(t *tensor.Tensor, name string) *Var {
 // Const returns a leaf Var that never receives a gradient (an input batch,
 // a target, a frozen buffer).
 func Const(t *tensor.Tensor) *Var { return &Var{Value: t, leaf: true} }
+
+// Temp is Const for a buffer taken from tensor.Buffers for this step only:
+// Backward returns it to the pool once no closure needs it (and Free does
+// so under NoGrad).
+func Temp(t *tensor.Tensor) *Var { return &Var{Value: t, leaf: true, temp: true, ownsValue: true} }
 
 // RequiresGrad reports whether gradients flow into v.
 func (v *Var) RequiresGrad() bool { return v.requiresGrad }
@@ -63,7 +72,16 @@ func (v *Var) Op() string { return v.op }
 // embeddings or intermediate gradients afterwards). It returns v.
 func (v *Var) Retain() *Var {
 	v.retain = true
+	v.keepBases()
 	return v
+}
+
+// keepBases stops Backward from releasing the buffers v's value is a view
+// of.
+func (v *Var) keepBases() {
+	for b := v.base; b != nil; b = b.base {
+		b.keepValue = true
+	}
 }
 
 // Shape is shorthand for v.Value.Shape().
@@ -96,7 +114,7 @@ func (v *Var) describe() string {
 // code can call it unconditionally after a value's last use to keep
 // evaluation memory to a few live activations.
 func (v *Var) Free() {
-	if v == nil || v.leaf || v.backward != nil || !v.ownsValue || v.retain || v.Value == nil {
+	if v == nil || (v.leaf && !v.temp) || v.backward != nil || !v.ownsValue || v.retain || v.keepValue || v.Value == nil {
 		return
 	}
 	tensor.Buffers.Put(v.Value)
@@ -150,10 +168,12 @@ func newResult(op string, out *tensor.Tensor, inputs []*Var, mk func(res *Var) f
 	return res
 }
 
-// view marks res as sharing its value buffer with another Var, so Backward
-// and Free never return that buffer to the pool.
-func (v *Var) view() *Var {
+// view marks v as sharing its value buffer with base, so Backward and Free
+// never return that buffer to the pool through v, and keep base's buffer
+// while v is retained.
+func (v *Var) view(base *Var) *Var {
 	v.ownsValue = false
+	v.base = base
 	return v
 }
 

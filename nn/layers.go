@@ -86,7 +86,7 @@ type BatchNorm struct {
 // running mean 0 and variance 1, momentum 0.1, eps 1e-5). affine false
 // leaves out gamma and beta (the last BN of some projection heads).
 func NewBatchNorm(c int, affine bool) *BatchNorm {
-	b := &BatchNorm{Training: true, NumBatchesTracked: tensor.New(1)}
+	b := &BatchNorm{Training: true, NumBatchesTracked: tensor.New()}
 	if affine {
 		b.Gamma = autograd.Param(tensor.New(c), "weight")
 		b.Gamma.Value.Fill(1)
@@ -114,6 +114,7 @@ func (b *BatchNorm) Collect(prefix string, s *State) {
 	s.Buffer(prefix+"running_mean", b.State.RunningMean)
 	s.Buffer(prefix+"running_var", b.State.RunningVar)
 	s.Buffer(prefix+"num_batches_tracked", b.NumBatchesTracked)
+	s.BatchNorms = append(s.BatchNorms, b)
 }
 
 // SetTraining implements Module.

@@ -2,10 +2,9 @@ package nn
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"selfsup/autograd"
+	"selfsup/checkpoint"
 	"selfsup/tensor"
 )
 
@@ -23,6 +22,16 @@ type Module interface {
 type State struct {
 	Params  []NamedParam
 	Buffers []NamedTensor
+	// BatchNorms lists the batch-norm layers met on the way, for code that
+	// must reach their statistics (recalibration, freezing).
+	BatchNorms []*BatchNorm
+}
+
+// VisitBatchNorms calls f for every batch-norm layer inside m.
+func VisitBatchNorms(m Module, f func(*BatchNorm)) {
+	for _, b := range StateOf(m).BatchNorms {
+		f(b)
+	}
 }
 
 // NamedParam is a parameter with its dotted name.
@@ -96,57 +105,12 @@ func StateDict(prefix string, m Module) map[string]*tensor.Tensor {
 }
 
 // LoadStateDict copies the tensors of src into m's parameters and buffers
-// (names prefixed by prefix). With strict, names of m missing from src are
-// an error; names of src under prefix that m lacks are always an error, as
-// are shape mismatches. The error lists every problem.
+// (whose names are prefixed by prefix), with checkpoint.Apply's rules: in
+// strict mode names and shapes must match exactly; otherwise the shared
+// names are copied and their shapes must agree. The error lists every
+// problem.
 func LoadStateDict(m Module, prefix string, src map[string]*tensor.Tensor, strict bool) error {
-	dst := StateDict(prefix, m)
-	var missing, mismatch, unexpected []string
-	for name, t := range dst {
-		s, ok := src[name]
-		if !ok {
-			missing = append(missing, name)
-			continue
-		}
-		if !tensor.SameShape(s.Shape(), t.Shape()) {
-			mismatch = append(mismatch, fmt.Sprintf("%s: %v in checkpoint, %v in model", name, s.Shape(), t.Shape()))
-		}
-	}
-	for name := range src {
-		if _, ok := dst[name]; !ok && strings.HasPrefix(name, prefix) {
-			unexpected = append(unexpected, name)
-		}
-	}
-	if len(mismatch) > 0 || len(unexpected) > 0 || (strict && len(missing) > 0) {
-		sort.Strings(missing)
-		sort.Strings(mismatch)
-		sort.Strings(unexpected)
-		var b strings.Builder
-		b.WriteString("state dict does not fit the model")
-		if len(mismatch) > 0 {
-			fmt.Fprintf(&b, "; shape mismatch: %s", strings.Join(limit(mismatch, 5), "; "))
-		}
-		if strict && len(missing) > 0 {
-			fmt.Fprintf(&b, "; missing: %s", strings.Join(limit(missing, 8), ", "))
-		}
-		if len(unexpected) > 0 {
-			fmt.Fprintf(&b, "; unexpected: %s", strings.Join(limit(unexpected, 8), ", "))
-		}
-		return fmt.Errorf("%s", b.String())
-	}
-	for name, t := range dst {
-		if s, ok := src[name]; ok {
-			t.CopyFrom(s)
-		}
-	}
-	return nil
-}
-
-func limit(xs []string, n int) []string {
-	if len(xs) <= n {
-		return xs
-	}
-	return append(xs[:n:n], fmt.Sprintf("... (%d more)", len(xs)-n))
+	return checkpoint.Apply(StateDict(prefix, m), src, strict)
 }
 
 // SetRequiresGrad freezes (false) or unfreezes (true) every parameter of m.
