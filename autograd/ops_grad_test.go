@@ -455,6 +455,19 @@ func convCases() []gradCase {
 			maxFD: 48,
 		})
 	}
+	// the fused convolution + bias + ReLU of inference paths
+	for _, c := range []cc{list[0], list[1], list[3], list[5]} {
+		in := []gradInput{P(c.x...), P(c.w...), P(c.w[0])}
+		cs = append(cs, gradCase{
+			name:  fmt.Sprintf("Conv2dReLU/x%v/w%v/s%d/p%d", c.x, c.w, c.stride, c.pad),
+			in:    in,
+			build: func(v []*autograd.Var) *autograd.Var { return autograd.Conv2dReLU(v[0], v[1], v[2], c.stride, c.pad) },
+			twin: func(x []*nd) *nd {
+				return tMap(tConv2d(x[0], x[1], x[2], c.stride, c.pad), func(v float64) float64 { return math.Max(v, 0) })
+			},
+			maxFD: 48,
+		})
+	}
 	return cs
 }
 
@@ -468,17 +481,21 @@ func normCases() []gradCase {
 		training bool
 		eps      float32
 		state    bool
+		relu     bool // BatchNormReLU
 	}
 	list := []bn{
-		{[]int{4, 5, 3, 3}, 2, true, 1e-3, true},
-		{[]int{4, 5, 3, 3}, 0, true, 1e-5, false},
-		{[]int{3, 2, 5, 1}, 1, true, 1e-5, true},
-		{[]int{9, 7}, 2, true, 1e-3, true},
-		{[]int{2, 7}, 0, true, 1e-5, false},
-		{[]int{4, 5, 3, 3}, 2, false, 1e-3, true},
-		{[]int{4, 5, 3, 3}, 0, false, 1e-5, true},
-		{[]int{9, 7}, 2, false, 1e-3, true},
-		{[]int{9, 7}, 1, false, 1e-5, true},
+		{[]int{4, 5, 3, 3}, 2, true, 1e-3, true, true},
+		{[]int{9, 7}, 0, true, 1e-5, false, true},
+		{[]int{4, 5, 3, 3}, 2, false, 1e-3, true, true},
+		{[]int{4, 5, 3, 3}, 2, true, 1e-3, true, false},
+		{[]int{4, 5, 3, 3}, 0, true, 1e-5, false, false},
+		{[]int{3, 2, 5, 1}, 1, true, 1e-5, true, false},
+		{[]int{9, 7}, 2, true, 1e-3, true, false},
+		{[]int{2, 7}, 0, true, 1e-5, false, false},
+		{[]int{4, 5, 3, 3}, 2, false, 1e-3, true, false},
+		{[]int{4, 5, 3, 3}, 0, false, 1e-5, true, false},
+		{[]int{9, 7}, 2, false, 1e-3, true, false},
+		{[]int{9, 7}, 1, false, 1e-5, true, false},
 	}
 	for _, b := range list {
 		// With two values per channel every normalised value is about +-1
@@ -504,7 +521,7 @@ func normCases() []gradCase {
 			mode = "train"
 		}
 		cs = append(cs, gradCase{
-			name: fmt.Sprintf("BatchNorm/%s/x%v/affine%d/state=%v", mode, b.x, b.affine, b.state),
+			name: fmt.Sprintf("BatchNorm/%s/x%v/affine%d/state=%v/relu=%v", mode, b.x, b.affine, b.state, b.relu),
 			in:   in,
 			build: func(v []*autograd.Var) *autograd.Var {
 				var g, be *autograd.Var
@@ -518,6 +535,9 @@ func normCases() []gradCase {
 				if b.state {
 					st = &autograd.BatchNormState{RunningMean: v[nParams].Value, RunningVar: v[nParams+1].Value, Momentum: 0.1, Eps: b.eps}
 				}
+				if b.relu {
+					return autograd.BatchNormReLU(v[0], g, be, st, b.training)
+				}
 				return autograd.BatchNorm(v[0], g, be, st, b.training)
 			},
 			twin: func(x []*nd) *nd {
@@ -528,10 +548,16 @@ func normCases() []gradCase {
 				if b.affine == 2 {
 					be = x[2]
 				}
+				var y *nd
 				if b.training {
-					return tBatchNormTrain(x[0], g, be, float64(b.eps))
+					y = tBatchNormTrain(x[0], g, be, float64(b.eps))
+				} else {
+					y = tBatchNorm(x[0], g, be, x[nParams].d, x[nParams+1].d, float64(b.eps))
 				}
-				return tBatchNorm(x[0], g, be, x[nParams].d, x[nParams+1].d, float64(b.eps))
+				if b.relu {
+					y = tMap(y, func(v float64) float64 { return math.Max(v, 0) })
+				}
+				return y
 			},
 			fwdTol:  3e-5,
 			gradTol: 2e-4,

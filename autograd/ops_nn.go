@@ -9,19 +9,28 @@ import (
 // Conv2d convolves x [N, C, H, W] with w [K, C, R, S] (plus bias [K], may be
 // nil) with the given stride and zero padding: PyTorch's F.conv2d with
 // groups = 1.
-func Conv2d(x, w, bias *Var, stride, pad int) *Var {
-	checkDims("Conv2d", "input", x, 4)
-	checkDims("Conv2d", "weight", w, 4)
+func Conv2d(x, w, bias *Var, stride, pad int) *Var { return conv2d("Conv2d", x, w, bias, stride, pad, false) }
+
+// Conv2dReLU is ReLU(Conv2d(...)) as one op, the bias and ReLU applied while
+// each chunk of output is in cache: the shape of a convolution followed by
+// batch norm in evaluation mode once the norm is folded into the weights.
+func Conv2dReLU(x, w, bias *Var, stride, pad int) *Var {
+	return conv2d("Conv2dReLU", x, w, bias, stride, pad, true)
+}
+
+func conv2d(op string, x, w, bias *Var, stride, pad int, relu bool) *Var {
+	checkDims(op, "input", x, 4)
+	checkDims(op, "weight", w, 4)
 	xs, ws := x.Value.Shape(), w.Value.Shape()
 	if xs[1] != ws[1] {
-		panic(opErr("Conv2d", "input has %d channels, weight %v expects %d", xs[1], ws, ws[1]))
+		panic(opErr(op, "input has %d channels, weight %v expects %d", xs[1], ws, ws[1]))
 	}
 	if bias != nil && (bias.Value.Dims() != 1 || bias.Value.Dim(0) != ws[0]) {
-		panic(opErr("Conv2d", "bias %v for weight %v", bias.Value.Shape(), ws))
+		panic(opErr(op, "bias %v for weight %v", bias.Value.Shape(), ws))
 	}
 	p := tensor.ConvParams{N: xs[0], C: xs[1], H: xs[2], W: xs[3], K: ws[0], R: ws[2], S: ws[3], Stride: stride, Pad: pad}
 	if err := p.Validate(); err != nil {
-		panic(opErr("Conv2d", "%v", err))
+		panic(opErr(op, "%v", err))
 	}
 	oh, ow := p.Out()
 	out := tensor.Buffers.Get(p.N, p.K, oh, ow)
@@ -29,14 +38,21 @@ func Conv2d(x, w, bias *Var, stride, pad int) *Var {
 	if bias != nil {
 		bd = bias.Value.Data
 	}
-	tensor.Conv2dForward(p, x.Value.Data, w.Value.Data, bd, out.Data, false)
+	if relu {
+		tensor.Conv2dForwardReLU(p, x.Value.Data, w.Value.Data, bd, out.Data)
+	} else {
+		tensor.Conv2dForward(p, x.Value.Data, w.Value.Data, bd, out.Data, false)
+	}
 	inputs := []*Var{x, w}
 	if bias != nil {
 		inputs = append(inputs, bias)
 	}
-	return newResult("Conv2d", out, inputs, func(res *Var) func() {
+	return newResult(op, out, inputs, func(res *Var) func() {
 		return func() {
 			g := res.Grad.Data
+			if relu { // mask in place: res.Grad belongs to this node
+				tensor.ReLUBackward(res.Value.Data, g, g, false)
+			}
 			if w.needsGrad() {
 				dw, acc := w.gradDst()
 				tensor.Conv2dBackwardWeight(p, x.Value.Data, g, dw.Data, nil, acc)
@@ -66,15 +82,27 @@ type BatchNormState struct {
 // non-nil); in evaluation mode it uses the running statistics. gamma and
 // beta ([C]) may be nil.
 func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
+	return batchNorm("BatchNorm", x, gamma, beta, st, training, false)
+}
+
+// BatchNormReLU is ReLU(BatchNorm(...)) as one op: one pass over memory
+// instead of two, and the normalised pre-activation is never stored (the
+// backward pass needs only the input and the output), which saves one
+// activation per convolution layer of a ResNet.
+func BatchNormReLU(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
+	return batchNorm("BatchNormReLU", x, gamma, beta, st, training, true)
+}
+
+func batchNorm(op string, x, gamma, beta *Var, st *BatchNormState, training, relu bool) *Var {
 	xs := x.Value.Shape()
 	if len(xs) < 2 {
-		panic(opErr("BatchNorm", "input must be [N, C, ...], got %v", xs))
+		panic(opErr(op, "input must be [N, C, ...], got %v", xs))
 	}
 	n, c := xs[0], xs[1]
 	inner := x.Value.Len() / max(n*c, 1)
 	for _, p := range []*Var{gamma, beta} {
 		if p != nil && (p.Value.Dims() != 1 || p.Value.Dim(0) != c) {
-			panic(opErr("BatchNorm", "parameter %s%v for %d channels", p.Name, p.Value.Shape(), c))
+			panic(opErr(op, "parameter %s%v for %d channels", p.Name, p.Value.Shape(), c))
 		}
 	}
 	var gd, bd []float32
@@ -84,15 +112,38 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 	if beta != nil {
 		bd = beta.Value.Data
 	}
+	inputs := []*Var{x, gamma, beta}[:nonNil(gamma, beta)]
 	out := tensor.Buffers.Get(xs...)
+	// gradParams returns gamma's and beta's gradient buffers (zeroed when
+	// fresh), or nil for those that need none.
+	gradParams := func() (dg, db []float32) {
+		if gamma != nil && gamma.needsGrad() {
+			t, a := gamma.gradDst()
+			if !a {
+				clear(t.Data)
+			}
+			dg = t.Data
+		}
+		if beta != nil && beta.needsGrad() {
+			t, a := beta.gradDst()
+			if !a {
+				clear(t.Data)
+			}
+			db = t.Data
+		}
+		return dg, db
+	}
+	var mean, invstd *tensor.Tensor // statistics the backward pass uses
 	if !training {
 		if st == nil || st.RunningMean == nil {
-			panic(opErr("BatchNorm", "evaluation mode needs running statistics"))
+			panic(opErr(op, "evaluation mode needs running statistics"))
 		}
 		scale := tensor.Buffers.Get(c)
 		shift := tensor.Buffers.Get(c)
+		mean, invstd = tensor.Buffers.Get(c), tensor.Buffers.Get(c)
 		for ch := 0; ch < c; ch++ {
 			is := float32(1 / math.Sqrt(float64(st.RunningVar.Data[ch]+st.Eps)))
+			mean.Data[ch], invstd.Data[ch] = st.RunningMean.Data[ch], is
 			a, b := is, -st.RunningMean.Data[ch]*is
 			if gd != nil {
 				a, b = a*gd[ch], b*gd[ch]
@@ -102,14 +153,13 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 			}
 			scale.Data[ch], shift.Data[ch] = a, b
 		}
-		tensor.ChannelAffine(x.Value.Data, out.Data, n, c, inner, scale.Data, shift.Data)
-		evMean, evInv := tensor.Buffers.Get(c), tensor.Buffers.Get(c)
-		for ch := 0; ch < c; ch++ {
-			evMean.Data[ch] = st.RunningMean.Data[ch]
-			evInv.Data[ch] = float32(1 / math.Sqrt(float64(st.RunningVar.Data[ch]+st.Eps)))
-		}
-		res := newResult("BatchNorm", out, []*Var{x, gamma, beta}[:nonNil(gamma, beta)], func(res *Var) func() {
+		tensor.ChannelAffine(x.Value.Data, out.Data, n, c, inner, scale.Data, shift.Data, relu)
+		res := newResult(op, out, inputs, func(res *Var) func() {
 			return func() {
+				g := res.Grad.Data
+				if relu { // mask the gradient in place: res.Grad is ours
+					tensor.ReLUBackward(res.Value.Data, g, g, false)
+				}
 				if x.needsGrad() {
 					dst, acc := x.gradDst()
 					tmp := dst.Data
@@ -118,54 +168,37 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 						defer tensor.Buffers.Put(t)
 						tmp = t.Data
 					}
-					zero := make([]float32, c)
-					tensor.ChannelAffine(res.Grad.Data, tmp, n, c, inner, scale.Data, zero)
+					zero := tensor.Buffers.GetZeroed(c)
+					tensor.ChannelAffine(g, tmp, n, c, inner, scale.Data, zero.Data, false)
+					tensor.Buffers.Put(zero)
 					if acc {
-						addOrCopy(dst.Data, tmp, true)
+						tensor.AddTo(dst.Data, tmp)
 					}
 				}
-				// gradients of gamma/beta in eval mode, with the statistics
-				// of the forward pass
-				if (gamma != nil && gamma.needsGrad()) || (beta != nil && beta.needsGrad()) {
-					var dg, db []float32
-					if gamma != nil && gamma.needsGrad() {
-						t, acc := gamma.gradDst()
-						if !acc {
-							clear(t.Data)
-						}
-						dg = t.Data
-					}
-					if beta != nil && beta.needsGrad() {
-						t, acc := beta.gradDst()
-						if !acc {
-							clear(t.Data)
-						}
-						db = t.Data
-					}
-					tensor.BatchNormBackward(x.Value.Data, res.Grad.Data, nil, n, c, inner, nil, evMean.Data, evInv.Data, dg, db, false)
+				if dg, db := gradParams(); dg != nil || db != nil {
+					tensor.BatchNormBackward(x.Value.Data, g, nil, n, c, inner, nil, mean.Data, invstd.Data, dg, db, false, nil)
 				}
 			}
 		})
 		if res.backward == nil {
 			tensor.Buffers.Put(scale)
 			tensor.Buffers.Put(shift)
-			tensor.Buffers.Put(evMean)
-			tensor.Buffers.Put(evInv)
+			tensor.Buffers.Put(mean)
+			tensor.Buffers.Put(invstd)
 		} else {
-			res.save(scale, shift, evMean, evInv)
+			res.save(scale, shift, mean, invstd)
 		}
 		return res
 	}
 	if n*inner < 2 {
-		panic(opErr("BatchNorm", "training mode needs more than one value per channel, got input %v", xs))
+		panic(opErr(op, "training mode needs more than one value per channel, got input %v", xs))
 	}
 	eps := float32(1e-5)
 	if st != nil {
 		eps = st.Eps
 	}
-	mean := tensor.Buffers.Get(c)
-	invstd := tensor.Buffers.Get(c)
-	tensor.BatchNormTrain(x.Value.Data, out.Data, n, c, inner, gd, bd, eps, mean.Data, invstd.Data)
+	mean, invstd = tensor.Buffers.Get(c), tensor.Buffers.Get(c)
+	tensor.BatchNormTrain(x.Value.Data, out.Data, n, c, inner, gd, bd, eps, mean.Data, invstd.Data, relu)
 	if st != nil && st.RunningMean != nil {
 		m := st.Momentum
 		cnt := float32(n * inner)
@@ -176,29 +209,20 @@ func BatchNorm(x, gamma, beta *Var, st *BatchNormState, training bool) *Var {
 			st.RunningVar.Data[ch] = (1-m)*st.RunningVar.Data[ch] + m*v*cnt/(cnt-1)
 		}
 	}
-	res := newResult("BatchNorm", out, []*Var{x, gamma, beta}[:nonNil(gamma, beta)], func(res *Var) func() {
+	res := newResult(op, out, inputs, func(res *Var) func() {
 		return func() {
-			var dx, dg, db []float32
+			var dx []float32
 			acc := false
 			if x.needsGrad() {
 				t, a := x.gradDst()
 				dx, acc = t.Data, a
 			}
-			if gamma != nil && gamma.needsGrad() {
-				t, a := gamma.gradDst()
-				if !a {
-					clear(t.Data)
-				}
-				dg = t.Data
+			dg, db := gradParams()
+			var reluOut []float32
+			if relu {
+				reluOut = res.Value.Data
 			}
-			if beta != nil && beta.needsGrad() {
-				t, a := beta.gradDst()
-				if !a {
-					clear(t.Data)
-				}
-				db = t.Data
-			}
-			tensor.BatchNormBackward(x.Value.Data, res.Grad.Data, dx, n, c, inner, gd, mean.Data, invstd.Data, dg, db, acc)
+			tensor.BatchNormBackward(x.Value.Data, res.Grad.Data, dx, n, c, inner, gd, mean.Data, invstd.Data, dg, db, acc, reluOut)
 		}
 	})
 	if res.backward == nil {

@@ -100,10 +100,21 @@ func NewBatchNorm(c int, affine bool) *BatchNorm {
 
 // Forward implements Layer.
 func (b *BatchNorm) Forward(x *autograd.Var) *autograd.Var {
+	b.count()
+	return autograd.BatchNorm(x, b.Gamma, b.Beta, &b.State, b.Training)
+}
+
+// ForwardReLU is ReLU(Forward(x)) fused into one op (see
+// autograd.BatchNormReLU).
+func (b *BatchNorm) ForwardReLU(x *autograd.Var) *autograd.Var {
+	b.count()
+	return autograd.BatchNormReLU(x, b.Gamma, b.Beta, &b.State, b.Training)
+}
+
+func (b *BatchNorm) count() {
 	if b.Training && autograd.GradEnabled() {
 		b.NumBatchesTracked.Data[0]++
 	}
-	return autograd.BatchNorm(x, b.Gamma, b.Beta, &b.State, b.Training)
 }
 
 // Collect implements Module (PyTorch names: weight, bias, running_mean,

@@ -2,9 +2,11 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"selfsup/autograd"
+	"selfsup/tensor"
 )
 
 // ResNetConfig describes a ResNet. Parameter names follow torchvision
@@ -95,13 +97,9 @@ func (n *ResNet) NumStages() int { return len(n.Layers) }
 
 // stem applies conv1, bn1, ReLU (and the max-pool of the ImageNet stem).
 func (n *ResNet) stem(x *autograd.Var) *autograd.Var {
-	y := n.Conv1.Forward(x)
-	z := n.BN1.Forward(y)
-	y.Free()
-	y = autograd.ReLU(z)
-	z.Free()
+	y := convBNReLU(x, n.Conv1, n.BN1, true)
 	if n.Cfg.ImageNetStem {
-		z = autograd.MaxPool2d(y, 3, 2, 1)
+		z := autograd.MaxPool2d(y, 3, 2, 1)
 		y.Free()
 		y = z
 	}
@@ -309,13 +307,58 @@ func (b *bottleneck) SetTraining(on bool) {
 // convBNReLU applies a convolution, its batch norm and optionally a ReLU,
 // freeing intermediates when no gradient is recorded.
 func convBNReLU(x *autograd.Var, c *Conv2d, bn *BatchNorm, relu bool) *autograd.Var {
-	y := c.Forward(x)
-	z := bn.Forward(y)
-	y.Free()
-	if !relu {
-		return z
+	if !bn.Training && !autograd.GradEnabled() {
+		return foldedConvBN(x, c, bn, relu)
 	}
-	out := autograd.ReLU(z)
-	z.Free()
+	y := c.Forward(x)
+	var z *autograd.Var
+	if relu {
+		z = bn.ForwardReLU(y)
+	} else {
+		z = bn.Forward(y)
+	}
+	y.Free()
+	return z
+}
+
+// foldedConvBN is convBNReLU for inference: the evaluation-mode batch norm
+// y = (conv(x)-mean)/sqrt(var+eps)*gamma + beta is folded into the
+// convolution's weights and bias, and the ReLU is applied as each chunk of
+// output is written, so the layer makes one pass over its output instead of
+// three.
+func foldedConvBN(x *autograd.Var, c *Conv2d, bn *BatchNorm, relu bool) *autograd.Var {
+	w := c.Weight.Value
+	k := w.Dim(0)
+	per := w.Len() / k
+	wf := tensor.Buffers.Get(w.Shape()...)
+	bf := tensor.Buffers.Get(k)
+	st := &bn.State
+	for o := 0; o < k; o++ {
+		a := float32(1 / math.Sqrt(float64(st.RunningVar.Data[o]+st.Eps)))
+		if bn.Gamma != nil {
+			a *= bn.Gamma.Value.Data[o]
+		}
+		var b float32
+		if c.Bias != nil {
+			b = c.Bias.Value.Data[o]
+		}
+		b = (b - st.RunningMean.Data[o]) * a
+		if bn.Beta != nil {
+			b += bn.Beta.Value.Data[o]
+		}
+		bf.Data[o] = b
+		src, dst := w.Data[o*per:(o+1)*per], wf.Data[o*per:(o+1)*per]
+		for i, v := range src {
+			dst[i] = v * a
+		}
+	}
+	var out *autograd.Var
+	if relu {
+		out = autograd.Conv2dReLU(x, autograd.Const(wf), autograd.Const(bf), c.Stride, c.Pad)
+	} else {
+		out = autograd.Conv2d(x, autograd.Const(wf), autograd.Const(bf), c.Stride, c.Pad)
+	}
+	tensor.Buffers.Put(wf)
+	tensor.Buffers.Put(bf)
 	return out
 }

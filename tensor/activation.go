@@ -28,20 +28,24 @@ func reluScalar(v float32) float32 {
 // ReLUBackward writes (or adds) g where the ReLU output y is positive.
 func ReLUBackward(y, g, dst []float32, accumulate bool) {
 	ParallelFor(len(y), parallelGrain, func(_, lo, hi int) {
-		ys, d, gs := y[lo:hi], dst[lo:hi], g[lo:hi]
-		done := vecReLUBack(ys, gs, d, accumulate)
-		for i := done; i < len(ys); i++ {
-			var v float32
-			if ys[i] > 0 {
-				v = gs[i]
-			}
-			if accumulate {
-				d[i] += v
-			} else {
-				d[i] = v
-			}
-		}
+		ReLUBackwardSerial(y[lo:hi], g[lo:hi], dst[lo:hi], accumulate)
 	})
+}
+
+// ReLUBackwardSerial is ReLUBackward on the calling goroutine.
+func ReLUBackwardSerial(y, g, dst []float32, accumulate bool) {
+	g, dst = g[:len(y)], dst[:len(y)]
+	for i := vecReLUBack(y, g, dst, accumulate); i < len(y); i++ {
+		var v float32
+		if y[i] > 0 {
+			v = g[i]
+		}
+		if accumulate {
+			dst[i] += v
+		} else {
+			dst[i] = v
+		}
+	}
 }
 
 // AddTo adds src to dst elementwise.

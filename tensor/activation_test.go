@@ -73,3 +73,24 @@ func TestElementwiseKernelsMatchScalarLoops(t *testing.T) {
 		}
 	}
 }
+
+func TestCopyRunsMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	src := randSlice(r, 4000)
+	var runs []int32
+	d := 0
+	for _, n := range []int{0, 1, 5, 15, 16, 17, 31, 32, 33, 64, 100} {
+		runs = append(runs, int32(d), int32(r.IntN(3000)), int32(n))
+		d += n + r.IntN(7)
+	}
+	checkRuns(d, len(src), runs)
+	want := make([]float32, d)
+	got := make([]float32, d)
+	copyRunsGo(want, src, runs)
+	copyRuns(got, src, runs)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -52,32 +52,47 @@ func (p ConvParams) isPointwise() bool {
 	return p.R == 1 && p.S == 1 && p.Stride == 1 && p.Pad == 0
 }
 
-// col2im adds the column matrix col (layout as im2col) into images
-// [n0, n0+cnt) of dx.
+// col2im adds the column matrix col (row (c, r, s), column (image, oy,
+// ox), as the forward packing reads it) into images [n0, n0+cnt) of dx.
 func (p ConvParams) col2im(col, dx []float32, n0, cnt int) {
 	oh, ow := p.Out()
 	ohw := oh * ow
 	P := cnt * ohw
 	hw := p.H * p.W
+	st := p.Stride
 	for c := 0; c < p.C; c++ {
 		for r := 0; r < p.R; r++ {
 			for s := 0; s < p.S; s++ {
 				row := col[((c*p.R+r)*p.S+s)*P : ((c*p.R+r)*p.S+s+1)*P]
+				dx0 := s - p.Pad
+				// valid ox: 0 <= ox*st + dx0 < W
+				oxLo := 0
+				if dx0 < 0 {
+					oxLo = (-dx0 + st - 1) / st
+				}
+				oxHi := min(ow, (p.W-dx0+st-1)/st)
+				if oxLo >= oxHi {
+					continue
+				}
 				for i := 0; i < cnt; i++ {
 					plane := dx[((n0+i)*p.C+c)*hw : ((n0+i)*p.C+c+1)*hw]
 					src := row[i*ohw : (i+1)*ohw]
 					for oy := 0; oy < oh; oy++ {
-						iy := oy*p.Stride + r - p.Pad
+						iy := oy*st + r - p.Pad
 						if iy < 0 || iy >= p.H {
 							continue
 						}
-						prow := plane[iy*p.W : (iy+1)*p.W]
-						srow := src[oy*ow : (oy+1)*ow]
-						for ox, v := range srow {
-							ix := ox*p.Stride + s - p.Pad
-							if ix >= 0 && ix < p.W {
-								prow[ix] += v
+						prow := plane[iy*p.W+dx0+oxLo*st:]
+						srow := src[oy*ow+oxLo : oy*ow+oxHi]
+						if st == 1 {
+							prow = prow[:len(srow)]
+							for j, v := range srow {
+								prow[j] += v
 							}
+							continue
+						}
+						for j, v := range srow {
+							prow[j*st] += v
 						}
 					}
 				}
@@ -92,37 +107,48 @@ func checkLen(op, name string, s []float32, n int) {
 	}
 }
 
-// convChunkCtx is one worker's view of a chunk of images: the (padded)
-// input, and the mapping from the chunk's pixel columns to input offsets.
+// convChunkCtx is one worker's view of a chunk of images: the input
+// rearranged so that every tap reads contiguous runs, and the mapping from
+// the chunk's pixel columns to input offsets.
+//
+// The input is zero-padded and, for stride s > 1, split into s*s phase
+// planes (phase (a, b) holds the padded pixels (s*y+a, s*x+b)): tap (r, c)
+// of output pixel (oy, ox) is then pixel (oy + r/s, ox + c/s) of phase
+// (r%s, c%s), so consecutive output pixels of a row read consecutive
+// inputs whatever the stride, and the packing is a series of plain copies.
 type convChunkCtx struct {
 	p          ConvParams
 	oh, ow     int
-	hp, wp     int       // padded input height and width
-	xin        []float32 // cnt padded images [cnt, C, hp, wp]
+	hs, ws     int       // phase-plane height and width
+	xin        []float32 // cnt rearranged images [cnt, C, s*s, hs, ws]
 	cnt        int
-	planeP     int // hp*wp
-	imageP     int // C*hp*wp
-	segs       []convSeg
+	phaseP     int // hs*ws
+	planeP     int // s*s*hs*ws: one channel
+	imageP     int // C*planeP
 	segScratch []convSeg
+	runScratch []int32
 }
 
-// convSeg is a run of output pixels in one output row: columns
-// [j, j+n) of the chunk read input offsets src, src+stride, ... (for the
-// channel-0, tap-(0,0) row; a tap adds c*planeP + r*wp + s).
+// convSeg is a run of output pixels in one output row: columns [j, j+n)
+// of the chunk read input offsets src, src+1, ... (for the channel-0,
+// tap-(0,0) row; a tap adds tapOffset).
 type convSeg struct {
 	j, n, src int
 }
 
-// prepare pads images [n0, n0+cnt) of x into the worker's buffer (or uses x
-// directly when there is no padding).
+// prepare rearranges images [n0, n0+cnt) of x into the worker's buffer (or
+// uses x directly for unpadded stride-1 convolutions).
 func (q *convChunkCtx) prepare(p ConvParams, x []float32, n0, cnt int, buf func(n int) []float32) {
 	q.p = p
 	q.oh, q.ow = p.Out()
 	q.cnt = cnt
-	q.hp, q.wp = p.H+2*p.Pad, p.W+2*p.Pad
-	q.planeP = q.hp * q.wp
+	st := p.Stride
+	hp, wp := p.H+2*p.Pad, p.W+2*p.Pad
+	q.hs, q.ws = (hp+st-1)/st, (wp+st-1)/st
+	q.phaseP = q.hs * q.ws
+	q.planeP = st * st * q.phaseP
 	q.imageP = p.C * q.planeP
-	if p.Pad == 0 {
+	if p.Pad == 0 && st == 1 {
 		q.xin = x[n0*q.imageP : (n0+cnt)*q.imageP]
 		return
 	}
@@ -132,14 +158,31 @@ func (q *convChunkCtx) prepare(p ConvParams, x []float32, n0, cnt int, buf func(
 		for c := 0; c < p.C; c++ {
 			src := x[((n0+i)*p.C+c)*hw : ((n0+i)*p.C+c+1)*hw]
 			dst := xp[(i*p.C+c)*q.planeP : (i*p.C+c+1)*q.planeP]
-			clear(dst[:p.Pad*q.wp])
-			for y := 0; y < p.H; y++ {
-				row := dst[(y+p.Pad)*q.wp : (y+p.Pad+1)*q.wp]
-				clear(row[:p.Pad])
-				copy(row[p.Pad:p.Pad+p.W], src[y*p.W:(y+1)*p.W])
-				clear(row[p.Pad+p.W:])
+			if st == 1 {
+				clear(dst[:p.Pad*q.ws])
+				for y := 0; y < p.H; y++ {
+					row := dst[(y+p.Pad)*q.ws : (y+p.Pad+1)*q.ws]
+					clear(row[:p.Pad])
+					copy(row[p.Pad:p.Pad+p.W], src[y*p.W:(y+1)*p.W])
+					clear(row[p.Pad+p.W:])
+				}
+				clear(dst[(p.H+p.Pad)*q.ws:])
+				continue
 			}
-			clear(dst[(p.H+p.Pad)*q.wp:])
+			clear(dst)
+			for y := 0; y < p.H; y++ {
+				py := y + p.Pad
+				a := py % st
+				prow := src[y*p.W : (y+1)*p.W]
+				for b := 0; b < st; b++ {
+					// padded columns px = x+pad with px%st == b
+					phase := dst[(a*st+b)*q.phaseP+(py/st)*q.ws:]
+					x0 := (b - p.Pad%st + st) % st // first x with (x+pad)%st == b
+					for xx := x0; xx < p.W; xx += st {
+						phase[(xx+p.Pad)/st] = prow[xx]
+					}
+				}
+			}
 		}
 	}
 	q.xin = xp
@@ -150,7 +193,6 @@ func (q *convChunkCtx) prepare(p ConvParams, x []float32, n0, cnt int, buf func(
 func (q *convChunkCtx) segments(j0, n, split int) []convSeg {
 	segs := q.segScratch[:0]
 	ohw := q.oh * q.ow
-	st := q.p.Stride
 	for j := j0; j < j0+n; {
 		i, pix := j/ohw, j%ohw
 		oy, ox := pix/q.ow, pix%q.ow
@@ -158,7 +200,7 @@ func (q *convChunkCtx) segments(j0, n, split int) []convSeg {
 		if split > 0 {
 			run = min(run, split-(j-j0)%split)
 		}
-		segs = append(segs, convSeg{j: j - j0, n: run, src: i*q.imageP + oy*st*q.wp + ox*st})
+		segs = append(segs, convSeg{j: j - j0, n: run, src: i*q.imageP + oy*q.ws + ox})
 		j += run
 	}
 	q.segScratch = segs
@@ -169,28 +211,30 @@ func (q *convChunkCtx) segments(j0, n, split int) []convSeg {
 func (q *convChunkCtx) tapOffset(k int) int {
 	rs := q.p.R * q.p.S
 	c, t := k/rs, k%rs
-	return c*q.planeP + (t/q.p.S)*q.wp + t%q.p.S
+	r, s := t/q.p.S, t%q.p.S
+	st := q.p.Stride
+	return c*q.planeP + ((r%st)*st+s%st)*q.phaseP + (r/st)*q.ws + s/st
 }
 
 // packColB writes rows [pc, pc+kb) x columns [jc, jc+nb) of the chunk's
-// column matrix as NR-column micro-panels (the B operand of W*col).
+// column matrix as NR-column micro-panels (the B operand of W*col): every
+// tap row copies the same runs, shifted by the tap's offset.
 func (q *convChunkCtx) packColB(pc, jc, kb, nb, nr int, dst []float32) []float32 {
 	segs := q.segments(jc, nb, nr)
-	st := q.p.Stride
+	runs := q.runScratch[:0]
+	maxDst, maxSrc := 0, 0
+	for _, sg := range segs {
+		d := (sg.j/nr)*nr*kb + sg.j%nr
+		runs = append(runs, int32(d), int32(sg.src), int32(sg.n))
+		maxDst, maxSrc = max(maxDst, d+sg.n), max(maxSrc, sg.src+sg.n)
+	}
+	q.runScratch = runs
+	lastOff := q.tapOffset(pc + kb - 1)
+	if (kb-1)*nr+maxDst > len(dst) || lastOff+maxSrc > len(q.xin) {
+		panic(fmt.Sprintf("tensor: conv packing out of range (%d > %d or %d > %d)", (kb-1)*nr+maxDst, len(dst), lastOff+maxSrc, len(q.xin)))
+	}
 	for kk := 0; kk < kb; kk++ {
-		off := q.tapOffset(pc + kk)
-		for _, sg := range segs {
-			d := dst[(sg.j/nr)*nr*kb+kk*nr+sg.j%nr:]
-			d = d[:sg.n]
-			src := q.xin[off+sg.src:]
-			if st == 1 {
-				copy(d, src[:sg.n])
-				continue
-			}
-			for t := range d {
-				d[t] = src[t*st]
-			}
-		}
+		copyRuns(dst[kk*nr:], q.xin[q.tapOffset(pc+kk):], runs)
 	}
 	return dst
 }
@@ -201,7 +245,6 @@ func (q *convChunkCtx) packColB(pc, jc, kb, nb, nr int, dst []float32) []float32
 // sequential.
 func (q *convChunkCtx) packColA(ic, pc, mb, kb, mr int, dst []float32) []float32 {
 	segs := q.segments(pc, kb, 0)
-	st := q.p.Stride
 	var offs [16]int
 	for r0 := 0; r0 < mb; r0 += mr {
 		rows := min(mr, mb-r0)
@@ -219,14 +262,13 @@ func (q *convChunkCtx) packColA(ic, pc, mb, kb, mr int, dst []float32) []float32
 				x := q.xin
 				for t := 0; t < sg.n; t++ {
 					e := d[t*6 : t*6+6 : t*6+6]
-					u := t * st
-					e[0], e[1], e[2], e[3], e[4], e[5] = x[o0+u], x[o1+u], x[o2+u], x[o3+u], x[o4+u], x[o5+u]
+					e[0], e[1], e[2], e[3], e[4], e[5] = x[o0+t], x[o1+t], x[o2+t], x[o3+t], x[o4+t], x[o5+t]
 				}
 				continue
 			}
 			for t := 0; t < sg.n; t++ {
 				for i := 0; i < rows; i++ {
-					d[t*mr+i] = q.xin[offs[i]+sg.src+t*st]
+					d[t*mr+i] = q.xin[offs[i]+sg.src+t]
 				}
 			}
 		}
@@ -241,6 +283,17 @@ func (q *convChunkCtx) packColA(ic, pc, mb, kb, mr int, dst []float32) []float32
 // chunk's column matrix straight from the (padded) images into the GEMM's
 // micro-panel layout, so no separate column matrix is ever written.
 func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
+	conv2dForward(p, x, w, bias, out, accumulate, false)
+}
+
+// Conv2dForwardReLU computes out = max(conv(x, w) + bias, 0), applying the
+// bias and the ReLU to each chunk while it is still in cache (inference
+// with batch norm folded into the weights).
+func Conv2dForwardReLU(p ConvParams, x, w, bias, out []float32) {
+	conv2dForward(p, x, w, bias, out, false, true)
+}
+
+func conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate, relu bool) {
 	if err := p.Validate(); err != nil {
 		panic("tensor.Conv2dForward: " + err.Error())
 	}
@@ -271,8 +324,8 @@ func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 			if cnt == 1 {
 				dst := out[n0*p.K*ohw : (n0+1)*p.K*ohw]
 				gemmCore(&kr, p.K, P, crs, pw.operand(), opB, dst, P, accumulate)
-				if bias != nil {
-					addBiasRows(dst, bias, p.K, ohw)
+				if bias != nil || relu {
+					biasReLURows(dst, bias, p.K, ohw, relu)
 				}
 				continue
 			}
@@ -287,6 +340,8 @@ func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 						b = bias[k]
 					}
 					switch {
+					case relu:
+						planeAffine(src, dst, 1, b, true)
 					case accumulate:
 						for j, v := range src {
 							dst[j] += v + b
@@ -304,13 +359,16 @@ func Conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate bool) {
 	})
 }
 
-func addBiasRows(dst, bias []float32, rows, n int) {
+// biasReLURows adds bias[k] to row k of dst [rows, n] (bias may be nil)
+// and applies a ReLU when relu is set.
+func biasReLURows(dst, bias []float32, rows, n int, relu bool) {
 	for k := 0; k < rows; k++ {
-		b := bias[k]
-		row := dst[k*n : (k+1)*n]
-		for j := range row {
-			row[j] += b
+		var b float32
+		if bias != nil {
+			b = bias[k]
 		}
+		row := dst[k*n : (k+1)*n]
+		planeAffine(row, row, 1, b, relu)
 	}
 }
 
@@ -418,21 +476,7 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate b
 			opA := func(ic, pc, mb, kb int, dst []float32) []float32 { return q.packColA(ic, pc, mb, kb, kr.mr, dst) }
 			// B = dy^T of the chunk: row = pixel column of the chunk, column = output channel
 			opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
-				nr := kr.nr
-				for co := jc; co < jc+nb; co++ {
-					cj := co - jc
-					panel := dst[(cj/nr)*nr*kb+cj%nr:]
-					for j := pc; j < pc+kb; {
-						i, pix := j/ohw, j%ohw
-						run := min(ohw-pix, pc+kb-j)
-						src := dy[((n0+i)*p.K+co)*ohw+pix:][:run]
-						d := panel[(j-pc)*nr:]
-						for t, v := range src {
-							d[t*nr] = v
-						}
-						j += run
-					}
-				}
+				packDyT(dy, dst, p.K, ohw, n0, pc, jc, kb, nb, kr.nr)
 				return dst
 			}
 			gemmCore(&kr, crs, p.K, P, opA, opB, acc, p.K, ch != lo)
@@ -506,5 +550,28 @@ func (s *convScratch) release() {
 		for _, t := range b {
 			Buffers.Put(t)
 		}
+	}
+}
+
+// packDyT writes the kb x nb block at (pc, jc) of dy^T for a chunk of
+// images starting at n0 (rows: the chunk's pixel columns; columns: output
+// channels) as NR-column micro-panels. It works in blocks of 8 pixels so
+// that the reads (8 consecutive pixels of one channel) and the writes (8
+// panel rows) both stay within a few cache lines.
+func packDyT(dy, dst []float32, k, ohw, n0, pc, jc, kb, nb, nr int) {
+	const blk = 8
+	for j := pc; j < pc+kb; {
+		i, pix := j/ohw, j%ohw
+		run := min(ohw-pix, pc+kb-j, blk)
+		row := j - pc
+		for co := jc; co < jc+nb; co++ {
+			cj := co - jc
+			src := dy[((n0+i)*k+co)*ohw+pix:][:run]
+			d := dst[(cj/nr)*nr*kb+row*nr+cj%nr:]
+			for t, v := range src {
+				d[t*nr] = v
+			}
+		}
+		j += run
 	}
 }

@@ -7,10 +7,11 @@ import "math"
 // values. Channels are spread over the workers.
 
 // BatchNormTrain normalises x with the batch statistics: out = (x-mean) *
-// invstd * gamma + beta, and stores mean and invstd per channel for the
-// backward pass. gamma and beta may be nil (no affine transform). It returns
-// nothing; the (biased) batch variance is 1/invstd^2 - eps.
-func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, eps float32, mean, invstd []float32) {
+// invstd * gamma + beta, followed by a ReLU when relu is set, and stores
+// mean and invstd per channel for the backward pass. gamma and beta may be
+// nil (no affine transform). The (biased) batch variance is
+// 1/invstd^2 - eps.
+func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, eps float32, mean, invstd []float32, relu bool) {
 	checkLen("BatchNormTrain", "x", x, n*c*inner)
 	checkLen("BatchNormTrain", "out", out, n*c*inner)
 	m := float64(n * inner)
@@ -18,22 +19,12 @@ func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, ep
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
-				var ps float32
-				for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
-					ps += v
-				}
-				s += float64(ps)
+				s += float64(planeSum(x[(i*c+ch)*inner : (i*c+ch+1)*inner]))
 			}
-			mu := s / m
+			fmu := float32(s / m)
 			var ss float64
-			fmu := float32(mu)
 			for i := 0; i < n; i++ {
-				var ps float32
-				for _, v := range x[(i*c+ch)*inner : (i*c+ch+1)*inner] {
-					d := v - fmu
-					ps += d * d
-				}
-				ss += float64(ps)
+				ss += float64(planeSumSqDev(x[(i*c+ch)*inner:(i*c+ch+1)*inner], fmu))
 			}
 			is := float32(1 / math.Sqrt(ss/m+float64(eps)))
 			mean[ch], invstd[ch] = fmu, is
@@ -46,7 +37,7 @@ func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, ep
 				shift += beta[ch]
 			}
 			for i := 0; i < n; i++ {
-				ScaleShift(x[(i*c+ch)*inner:(i*c+ch+1)*inner], out[(i*c+ch)*inner:(i*c+ch+1)*inner], scale, shift)
+				planeAffine(x[(i*c+ch)*inner:(i*c+ch+1)*inner], out[(i*c+ch)*inner:(i*c+ch+1)*inner], scale, shift, relu)
 			}
 		}
 	})
@@ -54,22 +45,42 @@ func BatchNormTrain(x, out []float32, n, c, inner int, gamma, beta []float32, ep
 
 // BatchNormBackward computes the gradients of BatchNormTrain: dx (replaced or
 // accumulated), dgamma and dbeta (accumulated when non-nil). x is the
-// forward input; mean and invstd are what BatchNormTrain stored.
-func BatchNormBackward(x, dy, dx []float32, n, c, inner int, gamma, mean, invstd, dgamma, dbeta []float32, accumulate bool) {
+// forward input; mean and invstd are what BatchNormTrain stored. When the
+// forward applied a ReLU, reluOut is its output (the gradient is masked by
+// reluOut > 0 first); otherwise nil.
+func BatchNormBackward(x, dy, dx []float32, n, c, inner int, gamma, mean, invstd, dgamma, dbeta []float32, accumulate bool, reluOut []float32) {
 	m := float32(n * inner)
-	ParallelFor(c, 1, func(_, lo, hi int) {
+	var scratch []*Tensor
+	if reluOut != nil {
+		scratch = make([]*Tensor, Workers())
+		defer func() {
+			for _, t := range scratch {
+				Buffers.Put(t)
+			}
+		}()
+	}
+	ParallelFor(c, 1, func(worker int, lo, hi int) {
+		var mask []float32
+		if reluOut != nil {
+			if scratch[worker] == nil {
+				scratch[worker] = Buffers.Get(inner)
+			}
+			mask = scratch[worker].Data
+		}
+		// grad returns plane i's output gradient, masked by the ReLU.
+		grad := func(i, ch int) []float32 {
+			g := dy[(i*c+ch)*inner : (i*c+ch+1)*inner]
+			if mask == nil {
+				return g
+			}
+			ReLUBackwardSerial(reluOut[(i*c+ch)*inner:(i*c+ch+1)*inner], g, mask, false)
+			return mask
+		}
 		for ch := lo; ch < hi; ch++ {
 			mu, is := mean[ch], invstd[ch]
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
-				xs := x[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				ds := dy[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				ds = ds[:len(xs)]
-				var a, b float32
-				for j, v := range xs {
-					a += ds[j]
-					b += ds[j] * (v - mu)
-				}
+				a, b := planeDotDev(grad(i, ch), x[(i*c+ch)*inner:(i*c+ch+1)*inner], mu)
 				sdy += float64(a)
 				sdyx += float64(b)
 			}
@@ -89,40 +100,82 @@ func BatchNormBackward(x, dy, dx []float32, n, c, inner int, gamma, mean, invstd
 			if gamma != nil {
 				g = gamma[ch]
 			}
-			// dx = g*is/m * (m*dy - db - xhat*dg)
+			// dx = g*is/m * (m*dy - db - xhat*dg) = k1*dy + k3*x + cst
 			k := g * is / m
 			k1 := k * m
-			k2 := -k * db
 			k3 := -k * dg * is
+			cst := -k*db - k3*mu
 			for i := 0; i < n; i++ {
-				xs := x[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				ds := dy[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				out := dx[(i*c+ch)*inner : (i*c+ch+1)*inner]
-				ds = ds[:len(xs)]
-				out = out[:len(xs)]
-				if accumulate {
-					for j, v := range xs {
-						out[j] += k1*ds[j] + k2 + k3*(v-mu)
-					}
-				} else {
-					for j, v := range xs {
-						out[j] = k1*ds[j] + k2 + k3*(v-mu)
-					}
-				}
+				planeBNBack(grad(i, ch), x[(i*c+ch)*inner:(i*c+ch+1)*inner], dx[(i*c+ch)*inner:(i*c+ch+1)*inner], k1, k3, cst, accumulate)
 			}
 		}
 	})
 }
 
 // ChannelAffine computes out = x*scale[c] + shift[c] over [N, C, inner]
-// (batch norm in evaluation mode, folded into one scale and shift).
-func ChannelAffine(x, out []float32, n, c, inner int, scale, shift []float32) {
+// (batch norm in evaluation mode, folded into one scale and shift),
+// followed by a ReLU when relu is set.
+func ChannelAffine(x, out []float32, n, c, inner int, scale, shift []float32, relu bool) {
 	ParallelFor(n*c, 16, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ch := r % c
-			ScaleShift(x[r*inner:(r+1)*inner], out[r*inner:(r+1)*inner], scale[ch], shift[ch])
+			planeAffine(x[r*inner:(r+1)*inner], out[r*inner:(r+1)*inner], scale[ch], shift[ch], relu)
 		}
 	})
+}
+
+// The plane helpers run the vector kernel over the largest multiple of its
+// width and finish in Go.
+
+func planeSum(x []float32) float32 {
+	s, done := vecSum(x)
+	for _, v := range x[done:] {
+		s += v
+	}
+	return s
+}
+
+func planeSumSqDev(x []float32, mu float32) float32 {
+	s, done := vecSumSqDev(x, mu)
+	for _, v := range x[done:] {
+		d := v - mu
+		s += d * d
+	}
+	return s
+}
+
+func planeDotDev(dy, x []float32, mu float32) (sdy, sdyx float32) {
+	sdy, sdyx, done := vecDotDev(dy, x, mu)
+	dy = dy[:len(x)]
+	for j := done; j < len(x); j++ {
+		sdy += dy[j]
+		sdyx += dy[j] * (x[j] - mu)
+	}
+	return sdy, sdyx
+}
+
+func planeBNBack(dy, x, dx []float32, k1, k3, c float32, acc bool) {
+	done := vecBNBack(dy, x, dx, k1, k3, c, acc)
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for j := done; j < len(x); j++ {
+		v := k1*dy[j] + k3*x[j] + c
+		if acc {
+			dx[j] += v
+		} else {
+			dx[j] = v
+		}
+	}
+}
+
+func planeAffine(x, out []float32, a, b float32, relu bool) {
+	out = out[:len(x)]
+	if !relu {
+		ScaleShift(x, out, a, b)
+		return
+	}
+	for j := vecAXPBReLU(x, out, a, b); j < len(x); j++ {
+		out[j] = reluScalar(x[j]*a + b)
+	}
 }
 
 // LayerNormForward normalises each row of x [rows, d]: out = (x-mean)*invstd

@@ -173,3 +173,234 @@ addto_loop:
 	JNZ  addto_loop
 	VZEROUPPER
 	RET
+
+// HSUM reduces Y0 to a scalar in X0 (clobbers X1).
+#define HSUM \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVHLPS X0, X0, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVSHDUP X0, X1 \
+	VADDSS X1, X0, X0
+
+// func sumAVX2(x *float32, n int) float32
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $5, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+sum_loop:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	DECQ CX
+	JNZ  sum_loop
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqDevAVX2(x *float32, n int, mu float32) float32
+// sum of (x-mu)^2
+TEXT ·sumSqDevAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $5, CX
+	VBROADCASTSS mu+16(FP), Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+sqdev_loop:
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VSUBPS Y15, Y4, Y4
+	VSUBPS Y15, Y5, Y5
+	VSUBPS Y15, Y6, Y6
+	VSUBPS Y15, Y7, Y7
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	VFMADD231PS Y6, Y6, Y2
+	VFMADD231PS Y7, Y7, Y3
+	ADDQ $128, SI
+	DECQ CX
+	JNZ  sqdev_loop
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotDevAVX2(dy, x *float32, n int, mu float32) (sdy, sdyx float32)
+// sdy = sum dy, sdyx = sum dy*(x-mu)
+TEXT ·dotDevAVX2(SB), NOSPLIT, $0-40
+	MOVQ dy+0(FP), DX
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS mu+24(FP), Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+dotdev_loop:
+	VMOVUPS (DX), Y4
+	VMOVUPS 32(DX), Y5
+	VMOVUPS (SI), Y6
+	VMOVUPS 32(SI), Y7
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VSUBPS Y15, Y6, Y6
+	VSUBPS Y15, Y7, Y7
+	VFMADD231PS Y4, Y6, Y2
+	VFMADD231PS Y5, Y7, Y3
+	ADDQ $64, DX
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  dotdev_loop
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	HSUM
+	MOVSS X0, sdy+32(FP)
+	VMOVAPS Y2, Y0
+	HSUM
+	MOVSS X0, sdyx+36(FP)
+	VZEROUPPER
+	RET
+
+// func bnBackAVX2(dy, x, dx *float32, n int, k1, k3, c float32, acc bool)
+// dx = k1*dy + k3*x + c, or dx += that when acc
+TEXT ·bnBackAVX2(SB), NOSPLIT, $0-45
+	MOVQ dy+0(FP), DX
+	MOVQ x+8(FP), SI
+	MOVQ dx+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	VBROADCASTSS k1+32(FP), Y13
+	VBROADCASTSS k3+36(FP), Y14
+	VBROADCASTSS c+40(FP), Y15
+	MOVBQZX acc+44(FP), AX
+	TESTQ AX, AX
+	JNZ bnback_acc
+bnback_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y1
+	VFMADD231PS (DX), Y13, Y0
+	VFMADD231PS 32(DX), Y13, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, DX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ bnback_loop
+	VZEROUPPER
+	RET
+bnback_acc:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y1
+	VFMADD231PS (DX), Y13, Y0
+	VFMADD231PS 32(DX), Y13, Y1
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, DX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ bnback_acc
+	VZEROUPPER
+	RET
+
+// func axpbReluAVX2(x, out *float32, n int, a, b float32)
+// out = max(x*a + b, 0)
+TEXT ·axpbReluAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+	VBROADCASTSS a+24(FP), Y14
+	VBROADCASTSS b+28(FP), Y15
+	VXORPS Y13, Y13, Y13
+axpbrelu_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y1
+	VFMADD213PS Y15, Y14, Y2
+	VFMADD213PS Y15, Y14, Y3
+	VMAXPS Y0, Y13, Y0
+	VMAXPS Y1, Y13, Y1
+	VMAXPS Y2, Y13, Y2
+	VMAXPS Y3, Y13, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  axpbrelu_loop
+	VZEROUPPER
+	RET
+
+// func copyRunsAVX512(dst, src *float32, runs *int32, nruns int)
+// For each run (dstOff, srcOff, n) of int32 triples, copies n floats from
+// src+srcOff to dst+dstOff: 16 at a time, the tail under a mask.
+TEXT ·copyRunsAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ runs+16(FP), R8
+	MOVQ nruns+24(FP), R9
+	TESTQ R9, R9
+	JZ   runs_done
+runs_loop:
+	MOVLQSX 0(R8), AX
+	MOVLQSX 4(R8), BX
+	MOVLQSX 8(R8), CX
+	LEAQ (DI)(AX*4), R10
+	LEAQ (SI)(BX*4), R11
+runs_full:
+	CMPQ CX, $16
+	JL   runs_tail
+	VMOVUPS (R11), Z0
+	VMOVUPS Z0, (R10)
+	ADDQ $64, R10
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JMP  runs_full
+runs_tail:
+	TESTQ CX, CX
+	JZ   runs_next
+	MOVL $1, DX
+	SHLL CX, DX
+	DECL DX
+	KMOVW DX, K1
+	VMOVUPS (R11), K1, Z0
+	VMOVUPS Z0, K1, (R10)
+runs_next:
+	ADDQ $12, R8
+	DECQ R9
+	JNZ  runs_loop
+runs_done:
+	VZEROUPPER
+	RET
