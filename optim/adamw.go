@@ -23,6 +23,10 @@ type AdamW struct {
 	params []*autograd.Var
 	m, v   buffers
 	steps  int64
+	// count holds each parameter's own update count (its bias correction),
+	// as PyTorch keeps one per parameter: a parameter that starts training
+	// late (unfrozen) gets the full correction on its first updates.
+	count buffers
 }
 
 // NewAdamW returns an AdamW optimizer over params; zero betas and eps get
@@ -38,7 +42,7 @@ func NewAdamW(params []*autograd.Var, cfg AdamWConfig) *AdamW {
 	if cfg.Eps == 0 {
 		cfg.Eps = 1e-8
 	}
-	return &AdamW{Cfg: cfg, params: params, m: newBuffers("exp_avg"), v: newBuffers("exp_avg_sq")}
+	return &AdamW{Cfg: cfg, params: params, m: newBuffers("exp_avg"), v: newBuffers("exp_avg_sq"), count: newScalarBuffers("step")}
 }
 
 // LR implements Optimizer.
@@ -52,17 +56,20 @@ func (o *AdamW) SetLR(lr float64) { o.Cfg.LR = lr }
 func (o *AdamW) Step() {
 	o.steps++
 	b1, b2 := o.Cfg.Beta1, o.Cfg.Beta2
-	bc1 := 1 - math.Pow(b1, float64(o.steps))
-	bc2 := 1 - math.Pow(b2, float64(o.steps))
 	lr := o.Cfg.LR
-	stepSize := float32(lr / bc1)
-	invBC2 := float32(1 / math.Sqrt(bc2))
 	eps := float32(o.Cfg.Eps)
 	fb1, fb2 := float32(b1), float32(b2)
 	for _, p := range o.params {
 		if p.Grad == nil || !p.RequiresGrad() {
 			continue
 		}
+		cnt, _ := o.count.get(p)
+		cnt.Data[0]++
+		t := float64(cnt.Data[0])
+		bc1 := 1 - math.Pow(b1, t)
+		bc2 := 1 - math.Pow(b2, t)
+		stepSize := float32(lr / bc1)
+		invBC2 := float32(1 / math.Sqrt(bc2))
 		decay := float32(1 - lr*o.Cfg.WeightDecay)
 		if !o.Cfg.DecayAll && ExcludeFromDecay(p) {
 			decay = 1
@@ -87,6 +94,7 @@ func (o *AdamW) State() map[string]*tensor.Tensor {
 	out := map[string]*tensor.Tensor{"step": stepTensor(o.steps)}
 	o.m.export(o.params, out)
 	o.v.export(o.params, out)
+	o.count.export(o.params, out)
 	return out
 }
 
@@ -96,5 +104,8 @@ func (o *AdamW) LoadState(in map[string]*tensor.Tensor) error {
 	if err := o.m.load(o.params, in); err != nil {
 		return err
 	}
-	return o.v.load(o.params, in)
+	if err := o.v.load(o.params, in); err != nil {
+		return err
+	}
+	return o.count.load(o.params, in)
 }

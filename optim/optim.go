@@ -76,9 +76,11 @@ func sumSquares(x []float32) float64 {
 	return s
 }
 
-// buffers keeps one named state tensor per parameter.
+// buffers keeps one named state tensor per parameter, shaped like the
+// parameter or (scalar) holding one number.
 type buffers struct {
 	suffix string
+	scalar bool
 	m      map[*autograd.Var]*tensor.Tensor
 }
 
@@ -86,10 +88,21 @@ func newBuffers(suffix string) buffers {
 	return buffers{suffix: suffix, m: map[*autograd.Var]*tensor.Tensor{}}
 }
 
+func newScalarBuffers(suffix string) buffers {
+	return buffers{suffix: suffix, scalar: true, m: map[*autograd.Var]*tensor.Tensor{}}
+}
+
+func (b buffers) shape(p *autograd.Var) []int {
+	if b.scalar {
+		return []int{}
+	}
+	return p.Value.Shape()
+}
+
 func (b buffers) get(p *autograd.Var) (*tensor.Tensor, bool) {
 	t, ok := b.m[p]
 	if !ok {
-		t = tensor.New(p.Value.Shape()...)
+		t = tensor.New(b.shape(p)...)
 		b.m[p] = t
 	}
 	return t, ok
@@ -109,8 +122,8 @@ func (b buffers) load(params []*autograd.Var, in map[string]*tensor.Tensor) erro
 		if !ok {
 			continue
 		}
-		if !tensor.SameShape(t.Shape(), p.Value.Shape()) {
-			return fmt.Errorf("optimizer state %s.%s: shape %v, parameter is %v", p.Name, b.suffix, t.Shape(), p.Value.Shape())
+		if !tensor.SameShape(t.Shape(), b.shape(p)) {
+			return fmt.Errorf("optimizer state %s.%s: shape %v, want %v", p.Name, b.suffix, t.Shape(), b.shape(p))
 		}
 		b.m[p] = t.Clone()
 	}

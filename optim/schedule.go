@@ -7,9 +7,11 @@ type Schedule interface {
 	At(step int64) float64
 }
 
-// WarmupCosine rises linearly from 0 to Base over Warmup steps, then
+// WarmupCosine rises linearly over Warmup steps (Base*(step+1)/Warmup, so
+// the first step already moves and step Warmup-1 reaches Base), then
 // follows a half cosine from Base down to Final at step Total (and stays
-// there): the schedule of SimCLR, MoCo v2/v3, BYOL, DINO and MAE.
+// there): the schedule of SimCLR, MoCo v2/v3, BYOL, DINO and MAE, one step
+// ahead of the Base*step/Warmup convention, whose first step is wasted.
 type WarmupCosine struct {
 	Base, Final   float64
 	Warmup, Total int64

@@ -95,8 +95,10 @@ func (o *SGD) LoadState(in map[string]*tensor.Tensor) error {
 	return o.mom.load(o.params, in)
 }
 
-// LARSConfig holds LARS's hyper-parameters (You et al. 2017, as used by
-// SimCLR, BYOL and solo-learn).
+// LARSConfig holds LARS's hyper-parameters (You et al. 2017), in the form
+// of the Barlow Twins and VICReg code: for each adapted parameter
+// d = g + wd*w is scaled by eta*||w||/||d|| (1 when either norm is 0) and
+// fed to momentum SGD.
 type LARSConfig struct {
 	LR, Momentum, WeightDecay float64
 	// Eta is the trust coefficient (0.001 in SimCLR; solo-learn uses 0.02).

@@ -154,34 +154,49 @@ func (q *convChunkCtx) prepare(p ConvParams, x []float32, n0, cnt int, buf func(
 	}
 	xp := buf(cnt * q.imageP)
 	hw := p.H * p.W
-	for i := 0; i < cnt; i++ {
-		for c := 0; c < p.C; c++ {
-			src := x[((n0+i)*p.C+c)*hw : ((n0+i)*p.C+c+1)*hw]
-			dst := xp[(i*p.C+c)*q.planeP : (i*p.C+c+1)*q.planeP]
-			if st == 1 {
-				clear(dst[:p.Pad*q.ws])
-				for y := 0; y < p.H; y++ {
-					row := dst[(y+p.Pad)*q.ws : (y+p.Pad+1)*q.ws]
-					clear(row[:p.Pad])
-					copy(row[p.Pad:p.Pad+p.W], src[y*p.W:(y+1)*p.W])
-					clear(row[p.Pad+p.W:])
-				}
-				clear(dst[(p.H+p.Pad)*q.ws:])
-				continue
-			}
+	if st == 1 {
+		// one run per input row, the same for every plane
+		runs := q.runScratch[:0]
+		for y := 0; y < p.H; y++ {
+			runs = append(runs, int32((y+p.Pad)*q.ws+p.Pad), int32(y*p.W), int32(p.W))
+		}
+		q.runScratch = runs
+		for pl := 0; pl < cnt*p.C; pl++ {
+			dst := xp[pl*q.planeP : (pl+1)*q.planeP]
 			clear(dst)
-			for y := 0; y < p.H; y++ {
-				py := y + p.Pad
-				a := py % st
-				prow := src[y*p.W : (y+1)*p.W]
-				for b := 0; b < st; b++ {
-					// padded columns px = x+pad with px%st == b
-					phase := dst[(a*st+b)*q.phaseP+(py/st)*q.ws:]
-					x0 := (b - p.Pad%st + st) % st // first x with (x+pad)%st == b
-					for xx := x0; xx < p.W; xx += st {
-						phase[(xx+p.Pad)/st] = prow[xx]
-					}
+			copyRuns(dst, x[(n0*p.C+pl)*hw:(n0*p.C+pl+1)*hw], runs)
+		}
+		q.xin = xp
+		return
+	}
+	// per phase column b: the first input column that lands there and
+	// its place in the phase row (hoisted: integer division is slow)
+	var x0s, d0s [8]int
+	if st > len(x0s) {
+		panic(fmt.Sprintf("tensor: convolution stride %d above %d", st, len(x0s)))
+	}
+	for b := 0; b < st; b++ {
+		x0s[b] = (b - p.Pad%st + st) % st
+		d0s[b] = (x0s[b] + p.Pad) / st
+	}
+	for pl := 0; pl < cnt*p.C; pl++ {
+		src := x[(n0*p.C+pl)*hw : (n0*p.C+pl+1)*hw]
+		dst := xp[pl*q.planeP : (pl+1)*q.planeP]
+		clear(dst)
+		a, prow := p.Pad%st, p.Pad/st // phase row of input row 0
+		for y := 0; y < p.H; y++ {
+			in := src[y*p.W : (y+1)*p.W]
+			for b := 0; b < st; b++ {
+				off := (a*st+b)*q.phaseP + prow*q.ws
+				phase := dst[off : off+q.ws]
+				d := d0s[b]
+				for xx := x0s[b]; xx < p.W; xx += st {
+					phase[d] = in[xx]
+					d++
 				}
+			}
+			if a++; a == st {
+				a, prow = 0, prow+1
 			}
 		}
 	}
@@ -313,46 +328,45 @@ func conv2dForward(p ConvParams, x, w, bias, out []float32, accumulate, relu boo
 	nChunks := (p.N + chunk - 1) / chunk
 	sc := newConvScratch()
 	defer sc.release()
-	ParallelFor(nChunks, 1, func(worker, lo, hi int) {
-		var q convChunkCtx
-		for ch := lo; ch < hi; ch++ {
-			n0 := ch * chunk
-			cnt := min(chunk, p.N-n0)
-			P := cnt * ohw
-			q.prepare(p, x, n0, cnt, func(n int) []float32 { return sc.get(worker, 0, n) })
-			opB := func(pc, jc, kb, nb int, dst []float32) []float32 { return q.packColB(pc, jc, kb, nb, kr.nr, dst) }
-			if cnt == 1 {
-				dst := out[n0*p.K*ohw : (n0+1)*p.K*ohw]
-				gemmCore(&kr, p.K, P, crs, pw.operand(), opB, dst, P, accumulate)
-				if bias != nil || relu {
-					biasReLURows(dst, bias, p.K, ohw, relu)
-				}
-				continue
+	ctxs := make([]convChunkCtx, Workers())
+	ParallelItems(nChunks, func(worker, ch int) {
+		q := &ctxs[worker]
+		n0 := ch * chunk
+		cnt := min(chunk, p.N-n0)
+		P := cnt * ohw
+		q.prepare(p, x, n0, cnt, func(n int) []float32 { return sc.get(worker, 0, n) })
+		opB := func(pc, jc, kb, nb int, dst []float32) []float32 { return q.packColB(pc, jc, kb, nb, kr.nr, dst) }
+		if cnt == 1 {
+			dst := out[n0*p.K*ohw : (n0+1)*p.K*ohw]
+			gemmCore(&kr, p.K, P, crs, pw.operand(), opB, dst, P, accumulate)
+			if bias != nil || relu {
+				biasReLURows(dst, bias, p.K, ohw, relu)
 			}
-			tmp := sc.get(worker, 1, p.K*P)
-			gemmCore(&kr, p.K, P, crs, pw.operand(), opB, tmp, P, false)
-			for i := 0; i < cnt; i++ {
-				for k := 0; k < p.K; k++ {
-					src := tmp[k*P+i*ohw : k*P+(i+1)*ohw]
-					dst := out[((n0+i)*p.K+k)*ohw : ((n0+i)*p.K+k+1)*ohw]
-					var b float32
-					if bias != nil {
-						b = bias[k]
+			return
+		}
+		tmp := sc.get(worker, 1, p.K*P)
+		gemmCore(&kr, p.K, P, crs, pw.operand(), opB, tmp, P, false)
+		for i := 0; i < cnt; i++ {
+			for k := 0; k < p.K; k++ {
+				src := tmp[k*P+i*ohw : k*P+(i+1)*ohw]
+				dst := out[((n0+i)*p.K+k)*ohw : ((n0+i)*p.K+k+1)*ohw]
+				var b float32
+				if bias != nil {
+					b = bias[k]
+				}
+				switch {
+				case relu:
+					planeAffine(src, dst, 1, b, true)
+				case accumulate:
+					for j, v := range src {
+						dst[j] += v + b
 					}
-					switch {
-					case relu:
-						planeAffine(src, dst, 1, b, true)
-					case accumulate:
-						for j, v := range src {
-							dst[j] += v + b
-						}
-					case b != 0:
-						for j, v := range src {
-							dst[j] = v + b
-						}
-					default:
-						copy(dst, src)
+				case b != 0:
+					for j, v := range src {
+						dst[j] = v + b
 					}
+				default:
+					copy(dst, src)
 				}
 			}
 		}
@@ -414,30 +428,28 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32, accumulate bool) {
 	nChunks := (p.N + chunk - 1) / chunk
 	sc := newConvScratch()
 	defer sc.release()
-	ParallelFor(nChunks, 1, func(worker, lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			n0 := ch * chunk
-			cnt := min(chunk, p.N-n0)
-			P := cnt * ohw
-			// B = dy of the chunk as [K, P]: row k, column (image, pixel)
-			opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
-				nr := kr.nr
-				for kk := 0; kk < kb; kk++ {
-					for j := jc; j < jc+nb; {
-						i, pix := j/ohw, j%ohw
-						run := min(ohw-pix, jc+nb-j, nr-(j-jc)%nr)
-						jj := j - jc
-						src := dy[((n0+i)*p.K+pc+kk)*ohw+pix:]
-						copy(dst[(jj/nr)*nr*kb+kk*nr+jj%nr:][:run], src[:run])
-						j += run
-					}
+	ParallelItems(nChunks, func(worker, ch int) {
+		n0 := ch * chunk
+		cnt := min(chunk, p.N-n0)
+		P := cnt * ohw
+		// B = dy of the chunk as [K, P]: row k, column (image, pixel)
+		opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
+			nr := kr.nr
+			for kk := 0; kk < kb; kk++ {
+				for j := jc; j < jc+nb; {
+					i, pix := j/ohw, j%ohw
+					run := min(ohw-pix, jc+nb-j, nr-(j-jc)%nr)
+					jj := j - jc
+					src := dy[((n0+i)*p.K+pc+kk)*ohw+pix:]
+					copy(dst[(jj/nr)*nr*kb+kk*nr+jj%nr:][:run], src[:run])
+					j += run
 				}
-				return dst
 			}
-			col := sc.get(worker, 0, crs*P)
-			gemmCore(&kr, crs, P, p.K, pw.operand(), opB, col, P, false)
-			p.col2im(col, dx, n0, cnt)
+			return dst
 		}
+		col := sc.get(worker, 0, crs*P)
+		gemmCore(&kr, crs, P, p.K, pw.operand(), opB, col, P, false)
+		p.col2im(col, dx, n0, cnt)
 	})
 }
 
@@ -459,16 +471,21 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate b
 	kr := active
 	chunk := p.convChunk()
 	nChunks := (p.N + chunk - 1) / chunk
-	workers := min(Workers(), nChunks)
-	partial := Buffers.Get(workers, crs*p.K)
-	used := make([]bool, workers)
+	// The images are cut into a fixed number of groups, each accumulating
+	// its own partial sum, and the groups are handed to the workers as they
+	// free up: balanced on a busy machine, yet the sums (and so the
+	// training run) are the same bit for bit whoever computes which group.
+	groups := min(nChunks, 4*Workers())
+	partial := Buffers.Get(groups, crs*p.K)
+	used := make([]bool, groups)
 	sc := newConvScratch()
 	defer sc.release()
-	ParallelFor(nChunks, 1, func(worker, lo, hi int) {
-		acc := partial.Data[worker*crs*p.K : (worker+1)*crs*p.K]
-		used[worker] = true
-		var q convChunkCtx
-		for ch := lo; ch < hi; ch++ {
+	ctxs := make([]convChunkCtx, Workers())
+	ParallelItems(groups, func(worker, g int) {
+		acc := partial.Data[g*crs*p.K : (g+1)*crs*p.K]
+		used[g] = true
+		q := &ctxs[worker]
+		for ch := g * nChunks / groups; ch < (g+1)*nChunks/groups; ch++ {
 			n0 := ch * chunk
 			cnt := min(chunk, p.N-n0)
 			P := cnt * ohw
@@ -479,26 +496,29 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32, accumulate b
 				packDyT(dy, dst, p.K, ohw, n0, pc, jc, kb, nb, kr.nr)
 				return dst
 			}
-			gemmCore(&kr, crs, p.K, P, opA, opB, acc, p.K, ch != lo)
+			gemmCore(&kr, crs, p.K, P, opA, opB, acc, p.K, ch != g*nChunks/groups)
 		}
 	})
+	workers := groups
 	// dw[k][j] (+)= sum_w partial[w][j][k]
-	for k := 0; k < p.K; k++ {
-		row := dw[k*crs : (k+1)*crs]
-		for j := range row {
-			var s float32
-			for wk := 0; wk < workers; wk++ {
-				if used[wk] {
-					s += partial.Data[wk*crs*p.K+j*p.K+k]
+	ParallelFor(p.K, 8, func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			row := dw[k*crs : (k+1)*crs]
+			for j := range row {
+				var s float32
+				for wk := 0; wk < workers; wk++ {
+					if used[wk] {
+						s += partial.Data[wk*crs*p.K+j*p.K+k]
+					}
+				}
+				if accumulate {
+					row[j] += s
+				} else {
+					row[j] = s
 				}
 			}
-			if accumulate {
-				row[j] += s
-			} else {
-				row[j] = s
-			}
 		}
-	}
+	})
 	Buffers.Put(partial)
 	if dbias != nil {
 		checkLen("Conv2dBackwardWeight", "dbias", dbias, p.K)

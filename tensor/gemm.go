@@ -276,14 +276,15 @@ func newPrepackedA(kr *gemmKernel, transA bool, m, k int, alpha float32, a []flo
 	for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kr.kc {
 		kb := min(kr.kc, k-pc)
 		for ii, ic := 0, 0; ic < m; ii, ic = ii+1, ic+kr.mc {
-			mb := min(kr.mc, m-ic)
-			sz := roundUp(mb, kr.mr) * kb
-			blk := p.buf.Data[off : off+sz]
-			packA(blk, a, lda, transA, ic, pc, mb, kb, kr.mr, alpha)
-			p.blocks[pi*nIC+ii] = blk
+			sz := roundUp(min(kr.mc, m-ic), kr.mr) * kb
+			p.blocks[pi*nIC+ii] = p.buf.Data[off : off+sz]
 			off += sz
 		}
 	}
+	ParallelItems(len(p.blocks), func(_, b int) {
+		pc, ic := (b/nIC)*kr.kc, (b%nIC)*kr.mc
+		packA(p.blocks[b], a, lda, transA, ic, pc, min(kr.mc, m-ic), min(kr.kc, k-pc), kr.mr, alpha)
+	})
 	return p
 }
 

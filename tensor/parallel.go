@@ -80,3 +80,39 @@ func ParallelFor(n, grain int, fn func(worker, lo, hi int)) {
 	fn(0, 0, n/parts)
 	wg.Wait()
 }
+
+// ParallelItems calls fn(worker, i) for every i in [0, n), handing items to
+// the workers one at a time from a shared counter, so a worker slowed down
+// (by another process on a shared machine, or by a costlier item) does not
+// hold the others up. A worker may get any number of items, in increasing
+// order; worker indexes per-worker scratch space as in ParallelFor.
+func ParallelItems(n int, fn func(worker, i int)) {
+	if n <= 0 {
+		return
+	}
+	w := min(Workers(), n)
+	if w <= 1 || !poolBusy.CompareAndSwap(false, true) {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	defer poolBusy.Store(false)
+	var next atomic.Int64
+	run := func(worker, _, _ int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(worker, i)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(w - 1)
+	for p := 1; p < w; p++ {
+		poolQueue[p] <- task{fn: run, worker: p, wg: &wg}
+	}
+	run(0, 0, 0)
+	wg.Wait()
+}

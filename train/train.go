@@ -206,7 +206,7 @@ func Run(ctx context.Context, spec methods.Spec, ds data.Dataset, cfg Config) (R
 					res.Interrupted = true
 					return finish(res, step, epoch, lastLoss, start, trainStart, stepsDone, cfg, views, save, bar, &lastCheckpoint)
 				}
-				return res, fmt.Errorf("step %d: %w", step, err)
+				return res, fmt.Errorf("step %d: %w", step+1, err)
 			}
 			cur := sched.At(step)
 			opt.SetLR(cur)
@@ -214,7 +214,7 @@ func Run(ctx context.Context, spec methods.Spec, ds data.Dataset, cfg Config) (R
 			ld.Release(b)
 			if err != nil {
 				it.Close()
-				return res, fmt.Errorf("step %d: %w", step, err)
+				return res, fmt.Errorf("step %d: %w", step+1, err)
 			}
 			step++
 			stepsDone++

@@ -125,9 +125,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if _, err := runlog.PrepareRunDir(*out, mode, runlog.WithDescribe(describeRun)); err != nil {
-		return err
-	}
+	// check everything before --force may delete an earlier run
 	ds, err := df.open(stderr, "")
 	if err != nil {
 		return err
@@ -136,14 +134,21 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := runlog.PrepareRunDir(*out, mode, runlog.WithDescribe(describeRun)); err != nil {
+		return err
+	}
 	cfg.RunDir, cfg.Resume, cfg.Data = *out, *resume, df.spec
 	if !*quiet {
 		cfg.Progress = stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "pretrain %s on %s (%d images), backbone %s, %d epochs, batch %d -> %s\n",
-		spec.Method, ds.Name(), ds.Len(), spec.Backbone.Arch, cfg.Epochs, cfg.BatchSize, *out)
+	budget := fmt.Sprintf("%d epochs", cfg.Epochs)
+	if cfg.Steps > 0 {
+		budget = fmt.Sprintf("%d steps", cfg.Steps)
+	}
+	fmt.Fprintf(stderr, "pretrain %s on %s (%d images), backbone %s, %s, batch %d -> %s\n",
+		spec.Method, ds.Name(), ds.Len(), spec.Backbone.Arch, budget, cfg.BatchSize, *out)
 	res, err := train.Run(ctx, spec, ds, cfg)
 	if err != nil {
 		return err
@@ -170,6 +175,9 @@ func reportPretrain(stdout, stderr io.Writer, res train.Result, jsonOut bool) er
 func makeSpec(method, arch, params string, ds data.Dataset) (methods.Spec, error) {
 	if _, err := methods.Defaults(method); err != nil {
 		return methods.Spec{}, usageError("%v", err)
+	}
+	if _, ok := nn.Archs()[arch]; !ok {
+		return methods.Spec{}, usageError("unknown backbone %q (known: %s)", arch, strings.Join(archNames(), ", "))
 	}
 	c, h, w := ds.Shape()
 	if c == 0 {
@@ -210,4 +218,3 @@ func describeRun(dir string) string {
 	}
 	return "holds a checkpoint at " + filepath.Base(latest)
 }
-

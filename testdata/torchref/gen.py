@@ -3,7 +3,7 @@
 
 How to run (from anywhere; needs PyTorch >= 1.13 and NumPy, nothing else):
 
-    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts]
+    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim]
 
 (no arguments: everything; the whole-network part takes a few minutes).  It
 rewrites these files next to itself (all committed; the Go tests read them
@@ -30,6 +30,19 @@ with encoding/json and never need Python):
   param_counts.json   parameter counts of ResNet-18/34/50 (torchvision
                       structure, without the fc classifier), the CIFAR ResNet-18
                       and the ViT twins.
+  optim.json          optimizers over three small parameters (2-D weights and
+                      a 1-D bias) for 5 steps with stored gradients and a
+                      changing learning rate, parameters recorded after every
+                      step: torch.optim.SGD (momentum 0.9, with and without
+                      Nesterov, weight decay 5e-4, also with the 1-D
+                      parameter in a no-decay group, and without momentum),
+                      torch.optim.AdamW (lr 1e-3, weight decay 0.05, with and
+                      without a no-decay group), and LARS in the Barlow Twins
+                      form written here (torch has none); the warmup + cosine
+                      learning-rate schedule (optim/schedule.go's formula,
+                      cross-checked against torch's LinearLR + SequentialLR +
+                      CosineAnnealingLR); torch.nn.utils.clip_grad_norm_.
+                      Read by optim/torchref_test.go.
 
 Conventions:
 
@@ -76,6 +89,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -772,12 +786,188 @@ def net_fixture(arch, model, image, batch, bn_names, seed):
     return fix, err32
 
 
+# ---------------------------------------------------------------------------
+# optim.json: optimizers, the learning-rate schedule, gradient clipping
+
+OPT_STEPS = 5
+OPT_LR_FACTORS = (1.0, 0.8, 0.6, 0.9, 0.5)  # lr of each step, times the base lr (exercises SetLR)
+OPT_SHAPES = (("fc1.weight", (3, 4)), ("fc1.bias", (3,)), ("fc2.weight", (2, 3)))
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS as in Barlow Twins / VICReg (torch has none): for a parameter
+    that is not excluded, d = g + wd*w and d *= eta*||w||/||d|| (1 when either
+    norm is 0); an excluded parameter (fewer than two dimensions, when
+    exclude_bias_and_norm) keeps d = g (no decay, no adaptation).  Then
+    momentum SGD without dampening: buf = m*buf + d (buf = d at the first
+    step), w -= lr*buf."""
+
+    def __init__(self, params, lr, momentum, weight_decay, eta, exclude_bias_and_norm):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
+                                      exclude_bias_and_norm=exclude_bias_and_norm))
+
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad
+                if not (g["exclude_bias_and_norm"] and p.dim() < 2):
+                    d = d.add(p, alpha=g["weight_decay"])
+                    pn, dn = torch.norm(p), torch.norm(d)
+                    q = g["eta"] * pn / dn if float(pn) > 0 and float(dn) > 0 else 1.0
+                    d = d.mul(q)
+                st = self.state[p]
+                if "momentum_buffer" not in st:
+                    st["momentum_buffer"] = d.clone()
+                else:
+                    st["momentum_buffer"].mul_(g["momentum"]).add_(d)
+                p.add_(st["momentum_buffer"], alpha=-g["lr"])
+
+
+def make_optimizer(kind, cfg, named, decay_all):
+    """The torch optimizer for one case; decay_all False puts the 1-D
+    parameters in a second group without weight decay (how PyTorch users
+    exclude biases and norms, and what selfsup's DecayAll false does)."""
+    wd = cfg["weight_decay"]
+    if kind == "lars":
+        return LARS([p for _, p in named], cfg["lr"], cfg["momentum"], wd, cfg["eta"], cfg["exclude_bias_and_norm"])
+    if decay_all:
+        groups = [{"params": [p for _, p in named]}]
+    else:
+        groups = [{"params": [p for _, p in named if p.dim() >= 2]},
+                  {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}]
+    if kind == "sgd":
+        return torch.optim.SGD(groups, lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=wd,
+                               nesterov=cfg["nesterov"])
+    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"],
+                             weight_decay=wd)
+
+
+def run_optimizer(kind, cfg, init, grads, dtype):
+    """Parameters after each of the steps, starting from init."""
+    named = [(n, t.clone().to(dtype).requires_grad_(True)) for n, t in init]
+    opt = make_optimizer(kind, cfg, named, cfg.get("decay_all", True))
+    after = {n: [] for n, _ in named}
+    for s in range(OPT_STEPS):
+        for g in opt.param_groups:
+            g["lr"] = cfg["lr"] * OPT_LR_FACTORS[s]
+        for n, p in named:
+            p.grad = grads[n][s].clone().to(dtype)
+        opt.step()
+        for n, p in named:
+            after[n].append(p.detach().double().clone())
+    return after
+
+
+def optimizer_cases(rng):
+    sgd = {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": False, "decay_all": True}
+    adamw = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.05, "decay_all": True}
+    lars = {"lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3, "eta": 0.02, "exclude_bias_and_norm": True}
+    specs = [
+        ("sgd_momentum", "sgd", sgd, False),
+        ("sgd_nesterov", "sgd", dict(sgd, nesterov=True), False),
+        ("sgd_nesterov_exclude_1d", "sgd", dict(sgd, nesterov=True, decay_all=False), False),
+        ("sgd_plain", "sgd", dict(sgd, momentum=0.0), False),
+        ("adamw", "adamw", adamw, False),
+        ("adamw_exclude_1d", "adamw", dict(adamw, decay_all=False), False),
+        ("lars_exclude_1d", "lars", lars, False),
+        # every parameter adapted; the zero bias takes the trust = 1 branch at step 1
+        ("lars_all_zero_bias", "lars", dict(lars, exclude_bias_and_norm=False), True),
+    ]
+    cases, worst32 = [], 0.0
+    for name, kind, cfg, zero_bias in specs:
+        init = []
+        for pname, shape in OPT_SHAPES:
+            t = rng.normal(*shape, scale=0.5 if len(shape) > 1 else 0.1)
+            if zero_bias and len(shape) == 1:
+                t = torch.zeros(*shape, dtype=torch.float64)
+            init.append((pname, t))
+        # gradients of a realistic size (0.01), so weight decay visibly matters
+        grads = {pname: [rng.normal(*shape, scale=0.01) for _ in range(OPT_STEPS)] for pname, shape in OPT_SHAPES}
+        ref = run_optimizer(kind, cfg, init, grads, torch.float64)
+        run32 = run_optimizer(kind, cfg, init, grads, torch.float32)
+        err32 = max(rel_err(run32[n][s], ref[n][s]) for n in ref for s in range(OPT_STEPS))
+        worst32 = max(worst32, err32)
+        params = [{"name": pname, "init": enc(t), "grads": [enc(g) for g in grads[pname]],
+                   "after": [enc(a) for a in ref[pname]]} for pname, t in init]
+        cases.append({"name": name, "kind": kind, "config": cfg, "lr_factors": list(OPT_LR_FACTORS),
+                      "params": params, "torch_float32": err32})
+    return cases, worst32
+
+
+def schedule_lr(base, final, warmup, total, step):
+    """optim/schedule.go's WarmupCosine.At, transcribed: a linear ramp
+    base*(step+1)/warmup for step < warmup (so step 0 already trains and the
+    ramp reaches base at step warmup-1), then a half cosine from base at step
+    warmup to final at step total, and final from then on."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if total <= warmup or step >= total:
+        return final if step >= total else base
+    p = (step - warmup) / (total - warmup)
+    return final + (base - final) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def torch_schedule(base, final, warmup, total, steps):
+    """The same schedule from torch.optim.lr_scheduler (steps < total only:
+    CosineAnnealingLR is periodic past T_max, selfsup stays at final)."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    cos = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup, eta_min=final)
+    if warmup > 0:
+        lin = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0,
+                                                total_iters=max(warmup - 1, 1))
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [lin, cos], milestones=[warmup])
+    else:
+        sched = cos
+    out = []
+    with warnings.catch_warnings():
+        # SequentialLR calls step(0) on the cosine at the milestone, which
+        # warns about the deprecated epoch argument; the closed form it then
+        # uses is exactly what is wanted here.
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+    return out
+
+
+def schedule_cases():
+    cases, worst = [], 0.0
+    for base, final, warmup, total in ((0.5, 0.005, 5, 20), (1e-3, 0.0, 0, 10), (0.3, 0.0, 3, 3)):
+        steps = list(range(0, total + 4))
+        lr = [schedule_lr(base, final, warmup, total, s) for s in steps]
+        if total > warmup:
+            ref = torch_schedule(base, final, warmup, total, total)
+            worst = max(worst, max(abs(a - b) / base for a, b in zip(ref, lr)))
+        cases.append({"base": base, "final": final, "warmup": warmup, "total": total, "steps": steps, "lr": lr})
+    return cases, worst
+
+
+def clip_cases(rng):
+    cases = []
+    for name, max_norm, scale in (("clipped", 1.0, 1.0), ("unchanged", 10.0, 1.0), ("tiny_max", 1e-3, 0.5)):
+        before = [(pname, rng.normal(*shape, scale=scale)) for pname, shape in OPT_SHAPES]
+        ps = []
+        for _, g in before:
+            p = torch.zeros_like(g, requires_grad=True)
+            p.grad = g.clone()
+            ps.append(p)
+        norm = float(torch.nn.utils.clip_grad_norm_(ps, max_norm))
+        cases.append({"name": name, "max_norm": max_norm, "norm": norm,
+                      "grads": [{"name": pname, "before": enc(g), "after": enc(p.grad)}
+                                for (pname, g), p in zip(before, ps)]})
+    return cases
+
+
 def main(argv):
-    """Write the fixtures named in argv (ops, layers, nets, counts), or all."""
-    parts = set(argv) or {"ops", "layers", "nets", "counts"}
-    unknown = parts - {"ops", "layers", "nets", "counts"}
+    """Write the fixtures named in argv (ops, layers, nets, counts, optim), or all."""
+    parts = set(argv) or {"ops", "layers", "nets", "counts", "optim"}
+    unknown = parts - {"ops", "layers", "nets", "counts", "optim"}
     if unknown:
-        print("usage: gen.py [ops] [layers] [nets] [counts]; unknown: %s" % ", ".join(sorted(unknown)))
+        print("usage: gen.py [ops] [layers] [nets] [counts] [optim]; unknown: %s" % ", ".join(sorted(unknown)))
         return 2
     summary = []
     if "ops" in parts:
@@ -825,6 +1015,16 @@ def main(argv):
         counts["vit-small"] = nparams(ViT(dim=384, heads=6))
         path, size = write("param_counts.json", {"image_size": 32, "in_channels": 3, "counts": counts})
         summary.append((path, size, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+
+    if "optim" in parts:
+        opt_cases, opt32 = optimizer_cases(Rand(31))
+        sched, sched_dev = schedule_cases()
+        clip = clip_cases(Rand(32))
+        path, size = write("optim.json", {"optimizers": opt_cases, "schedules": sched, "clip": clip,
+                                          "steps": OPT_STEPS})
+        summary.append((path, size, "%d optimizer cases (torch float32 rel err %.1e), %d schedules (torch "
+                        "schedulers differ by %.1e of base), %d clip cases" % (
+                            len(opt_cases), opt32, len(sched), sched_dev, len(clip))))
 
     for path, size, what in summary:
         print("%-20s %8d bytes  %s" % (os.path.basename(path), size, what))
