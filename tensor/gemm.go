@@ -319,6 +319,10 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mb, kb, mr int, alpha 
 	for ir := 0; ir < mb; ir += mr {
 		panel := dst[ir*kb : ir*kb+mr*kb]
 		rows := min(mr, mb-ir)
+		if !trans && mr == 6 && rows == 6 && kb > 0 {
+			packA6(panel, a, lda, ic+ir, pc, kb, alpha)
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			i := ic + ir + r
 			if !trans {
@@ -342,6 +346,33 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mb, kb, mr int, alpha 
 			for p := 0; p < kb; p++ {
 				panel[p*mr+r] = 0
 			}
+		}
+	}
+}
+
+// packA6 interleaves six rows of A into one micro-panel in storage order
+// (sequential writes, six sequential reads).
+func packA6(panel, a []float32, lda, i0, pc, kb int, alpha float32) {
+	r0 := a[i0*lda+pc : i0*lda+pc+kb]
+	r1 := a[(i0+1)*lda+pc : (i0+1)*lda+pc+kb]
+	r2 := a[(i0+2)*lda+pc : (i0+2)*lda+pc+kb]
+	r3 := a[(i0+3)*lda+pc : (i0+3)*lda+pc+kb]
+	r4 := a[(i0+4)*lda+pc : (i0+4)*lda+pc+kb]
+	r5 := a[(i0+5)*lda+pc : (i0+5)*lda+pc+kb]
+	r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
+	out := panel[:6*kb]
+	rest := out
+	for p, v := range r0 {
+		if len(rest) < 6 {
+			break
+		}
+		d := rest[:6:6]
+		rest = rest[6:]
+		d[0], d[1], d[2], d[3], d[4], d[5] = v, r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+	if alpha != 1 {
+		for i := range out {
+			out[i] *= alpha
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -120,8 +121,11 @@ func TestGemmRejectsShortSlices(t *testing.T) {
 	Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 3), 2, 0, make([]float32, 4), 2)
 }
 
+// BenchmarkGemm reports GFLOP/s and, on AVX-512 machines, the share of
+// the measured FMA peak of all workers (peak%).
 func BenchmarkGemm(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{512, 512, 512}, {1024, 1024, 1024}, {64, 1024, 576}, {256, 128, 512}} {
+	peak := FMAPeak(300 * time.Millisecond)
+	for _, s := range []struct{ m, n, k int }{{512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}, {64, 1024, 576}, {256, 128, 512}, {256, 4096, 576}} {
 		for _, kn := range []string{"avx512", "avx2", "go"} {
 			b.Run(fmt.Sprintf("%s/%dx%dx%d", kn, s.m, s.n, s.k), func(b *testing.B) {
 				withKernel(b, kn, func() {
@@ -131,9 +135,38 @@ func BenchmarkGemm(b *testing.B) {
 					for i := 0; i < b.N; i++ {
 						Gemm(false, false, s.m, s.n, s.k, 1, a, s.k, bb, s.n, 0, c, s.n)
 					}
-					b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					gf := float64(2*s.m*s.n*s.k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+					b.ReportMetric(gf, "GFLOP/s")
+					if peak > 0 {
+						b.ReportMetric(100*gf/peak, "peak%")
+					}
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkMicroKernel measures the AVX-512 micro-kernel alone with its
+// panels in L1, against the measured single-core FMA peak.
+func BenchmarkMicroKernel(b *testing.B) {
+	if _, err := useKernel("avx512"); err != nil {
+		b.Skip(err)
+	}
+	peak := FMAPeak(200*time.Millisecond) / float64(Workers())
+	kr := active
+	for _, k := range []int{64, 576} {
+		b.Run(fmt.Sprint(k), func(b *testing.B) {
+			a := make([]float32, kr.mr*k)
+			bb := make([]float32, kr.nr*k)
+			c := make([]float32, kr.mr*kr.nr)
+			for i := 0; i < b.N; i++ {
+				kr.fn(k, &a[0], &bb[0], &c[0], kr.nr, true)
+			}
+			gf := float64(2*kr.mr*kr.nr*k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+			b.ReportMetric(gf, "GFLOP/s")
+			if peak > 0 {
+				b.ReportMetric(100*gf/peak, "peak%")
+			}
+		})
 	}
 }

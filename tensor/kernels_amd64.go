@@ -3,7 +3,10 @@
 package tensor
 
 import (
+	"fmt"
 	"os"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/cpu"
 )
@@ -31,6 +34,15 @@ func availableKernels() []gemmKernel {
 	return append(ks, portableKernel)
 }
 
+func init() {
+	if v := os.Getenv("SELFSUP_GEMM_BLOCK"); v != "" {
+		var kc, mc, nc int
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &kc, &mc, &nc); err == nil {
+			active.kc, active.mc, active.nc = kc, mc, nc
+		}
+	}
+}
+
 // pickKernel takes the fastest kernel, or the one SELFSUP_GEMM names
 // ("avx512", "avx2", "go") when it is available.
 func pickKernel() gemmKernel {
@@ -43,4 +55,34 @@ func pickKernel() gemmKernel {
 		}
 	}
 	return ks[0]
+}
+
+//go:noescape
+func fmaPeakAVX512(n int)
+
+// FMAPeak measures this machine's single-precision FMA throughput in
+// GFLOP/s with every worker running independent AVX-512 FMAs for about the
+// given duration (0 when the CPU lacks AVX-512). The GEMM benchmarks report
+// their share of it.
+func FMAPeak(d time.Duration) float64 {
+	if !cpu.X86.HasAVX512F {
+		return 0
+	}
+	const iters = 1 << 20
+	w := Workers()
+	start := time.Now()
+	rounds := 0
+	for time.Since(start) < d {
+		var wg sync.WaitGroup
+		for i := 0; i < w; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fmaPeakAVX512(iters)
+			}()
+		}
+		wg.Wait()
+		rounds++
+	}
+	return float64(rounds*w) * iters * 768 / time.Since(start).Seconds() / 1e9
 }
