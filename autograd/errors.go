@@ -3,6 +3,8 @@ package autograd
 import (
 	"errors"
 	"fmt"
+
+	"selfsup/tensor"
 )
 
 // OpError is the panic value of an op called with arguments it cannot take
@@ -36,7 +38,7 @@ func Guard(f func() error) (err error) {
 }
 
 func checkSameShape(op string, a, b *Var) {
-	if !sameShape(a.Value.Shape(), b.Value.Shape()) {
+	if !tensor.SameShape(a.Value.Shape(), b.Value.Shape()) {
 		panic(opErr(op, "shapes %v and %v differ", a.Value.Shape(), b.Value.Shape()))
 	}
 }
@@ -45,16 +47,4 @@ func checkDims(op, what string, v *Var, dims int) {
 	if v.Value.Dims() != dims {
 		panic(opErr(op, "%s must have %d dimensions, got shape %v", what, dims, v.Value.Shape()))
 	}
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

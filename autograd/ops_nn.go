@@ -9,7 +9,9 @@ import (
 // Conv2d convolves x [N, C, H, W] with w [K, C, R, S] (plus bias [K], may be
 // nil) with the given stride and zero padding: PyTorch's F.conv2d with
 // groups = 1.
-func Conv2d(x, w, bias *Var, stride, pad int) *Var { return conv2d("Conv2d", x, w, bias, stride, pad, false) }
+func Conv2d(x, w, bias *Var, stride, pad int) *Var {
+	return conv2d("Conv2d", x, w, bias, stride, pad, false)
+}
 
 // Conv2dReLU is ReLU(Conv2d(...)) as one op, the bias and ReLU applied while
 // each chunk of output is in cache: the shape of a convolution followed by
@@ -114,25 +116,6 @@ func batchNorm(op string, x, gamma, beta *Var, st *BatchNormState, training, rel
 	}
 	inputs := []*Var{x, gamma, beta}[:nonNil(gamma, beta)]
 	out := tensor.Buffers.Get(xs...)
-	// gradParams returns gamma's and beta's gradient buffers (zeroed when
-	// fresh), or nil for those that need none.
-	gradParams := func() (dg, db []float32) {
-		if gamma != nil && gamma.needsGrad() {
-			t, a := gamma.gradDst()
-			if !a {
-				clear(t.Data)
-			}
-			dg = t.Data
-		}
-		if beta != nil && beta.needsGrad() {
-			t, a := beta.gradDst()
-			if !a {
-				clear(t.Data)
-			}
-			db = t.Data
-		}
-		return dg, db
-	}
 	var mean, invstd *tensor.Tensor // statistics the backward pass uses
 	if !training {
 		if st == nil || st.RunningMean == nil {
@@ -175,7 +158,7 @@ func batchNorm(op string, x, gamma, beta *Var, st *BatchNormState, training, rel
 						tensor.AddTo(dst.Data, tmp)
 					}
 				}
-				if dg, db := gradParams(); dg != nil || db != nil {
+				if dg, db := accumulators(gamma), accumulators(beta); dg != nil || db != nil {
 					tensor.BatchNormBackward(x.Value.Data, g, nil, n, c, inner, nil, mean.Data, invstd.Data, dg, db, false, nil)
 				}
 			}
@@ -217,7 +200,7 @@ func batchNorm(op string, x, gamma, beta *Var, st *BatchNormState, training, rel
 				t, a := x.gradDst()
 				dx, acc = t.Data, a
 			}
-			dg, db := gradParams()
+			dg, db := accumulators(gamma), accumulators(beta)
 			var reluOut []float32
 			if relu {
 				reluOut = res.Value.Data
@@ -232,6 +215,20 @@ func batchNorm(op string, x, gamma, beta *Var, st *BatchNormState, training, rel
 		res.save(mean, invstd)
 	}
 	return res
+}
+
+// accumulators returns the gradient buffer of an optional parameter, zeroed
+// when fresh, for kernels that add into it; nil when p is nil or needs no
+// gradient.
+func accumulators(p *Var) []float32 {
+	if p == nil || !p.needsGrad() {
+		return nil
+	}
+	t, acc := p.gradDst()
+	if !acc {
+		clear(t.Data)
+	}
+	return t.Data
 }
 
 // nonNil returns how many of x, gamma, beta to pass as inputs: the slice
@@ -286,20 +283,7 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 				t, a := x.gradDst()
 				dx, acc = t.Data, a
 			}
-			if gamma != nil && gamma.needsGrad() {
-				t, a := gamma.gradDst()
-				if !a {
-					clear(t.Data)
-				}
-				dg = t.Data
-			}
-			if beta != nil && beta.needsGrad() {
-				t, a := beta.gradDst()
-				if !a {
-					clear(t.Data)
-				}
-				db = t.Data
-			}
+			dg, db = accumulators(gamma), accumulators(beta)
 			tensor.LayerNormBackward(x.Value.Data, res.Grad.Data, dx, rows, d, gd, mean.Data, invstd.Data, dg, db, acc)
 		}
 	})

@@ -9,7 +9,12 @@ import (
 	"os/signal"
 	"strings"
 
+	"math/rand/v2"
+	"runtime"
+
 	"selfsup/data"
+	"selfsup/data/loader"
+	"selfsup/methods"
 	"selfsup/runlog"
 )
 
@@ -21,11 +26,15 @@ const dataUsage = `
 Usage:
   selfsup data fetch NAME [--dir DIR] [--base-url URL]
   selfsup data info --data SPEC [--split train]
+  selfsup data throughput --data SPEC [--method simclr] [--batch 256] [--batches 40]
 
 fetch downloads one of ` + "cifar10, cifar100, stl10" + ` (the official archive),
 checks its MD5, unpacks it under DIR (default ./datasets) and deletes the
 archive; an interrupted download resumes, and data already in place is kept.
-info opens a data spec and prints what it holds.
+info opens a data spec and prints what it holds. throughput measures how
+many augmented views per second the loader alone delivers with a method's
+augmentations (compare it with the views/s that pretrain reports: when it is
+higher, the trainer never waits for data).
 
 Data specs: ` + data.SpecForms + `
 
@@ -33,6 +42,7 @@ Examples:
   selfsup data fetch cifar10 --dir ~/datasets
   selfsup pretrain --data cifar10:~/datasets/cifar-10-batches-bin --arch resnet18-cifar --out runs/c10
   selfsup data info --data mnist --split test
+  selfsup data throughput --data mnist --method simclr
 `
 
 func runData(args []string, stdout, stderr io.Writer) error {
@@ -45,11 +55,13 @@ func runData(args []string, stdout, stderr io.Writer) error {
 		return runDataFetch(args[1:], stdout, stderr)
 	case "info":
 		return runDataInfo(args[1:], stdout, stderr)
+	case "throughput":
+		return runDataThroughput(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, strings.TrimSpace(dataUsage))
 		return nil
 	}
-	return usageError("unknown sub-command %q (fetch or info)", args[0])
+	return usageError("unknown sub-command %q (fetch, info or throughput)", args[0])
 }
 
 func runDataFetch(args []string, stdout, stderr io.Writer) error {
@@ -126,5 +138,41 @@ func runDataInfo(args []string, stdout, stderr io.Writer) error {
 	for i, name := range ds.Classes() {
 		fmt.Fprintf(stdout, "  %2d %-20s %d\n", i, name, counts[i])
 	}
+	return nil
+}
+
+func runDataThroughput(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("data throughput", dataUsage, stderr)
+	var df dataFlags
+	df.register(fs, "", "train")
+	method := fs.String("method", "simclr", "method whose augmentations to run")
+	batch := fs.Int("batch", 256, "images per batch")
+	batches := fs.Int("batches", 40, "batches to time")
+	workers := fs.Int("workers", 0, "loader goroutines (0: GOMAXPROCS)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ds, err := df.open(stderr, "")
+	if err != nil {
+		return err
+	}
+	spec, err := makeSpec(*method, "resnet-small", "", ds)
+	if err != nil {
+		return err
+	}
+	m, err := methods.Build(spec, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return err
+	}
+	vps, err := loader.Throughput(ds, loader.Config{BatchSize: *batch, Views: m.Views(), Shuffle: true, DropLast: true, Workers: *workers}, *batches)
+	if err != nil {
+		return err
+	}
+	w := *workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	fmt.Fprintf(stdout, "%s loader on %s: %.0f views/s (%d views per image, batch %d, %d workers)\n",
+		*method, ds.Name(), vps, len(m.Views()), *batch, w)
 	return nil
 }

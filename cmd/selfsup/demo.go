@@ -32,7 +32,8 @@ Usage: selfsup demo [--out DIR] [--steps N] [--json]
 Pretrains the small ResNet with SimCLR on the 60000 MNIST training images
 (labels unused; about 5 minutes on 2 cores), then evaluates its frozen
 features on the 10000 test images with a kNN classifier (cosine, k=200,
-t=0.1) and a linear probe (softmax regression, L-BFGS), next to two baselines
+t=0.1) and a linear probe (softmax regression, L-BFGS, weight decay chosen
+on a held-out tenth of the training features), next to two baselines
 measured in the same harness: the raw pixels, and the same encoder with its
 random initial weights (batch-norm statistics recomputed on training images).
 It prints the table and leaves the run directory (checkpoint, metrics.jsonl,
@@ -44,6 +45,9 @@ Examples:
   go run ./cmd/selfsup demo
   selfsup demo --out runs/demo --json
   selfsup demo --steps 100     # a quick look (a weaker encoder)
+
+The whole demo takes about 10 minutes on 2 cores: 5 of pretraining, the rest
+extracting features and fitting probes for the three rows.
 `
 
 // demoRow is one line of the demo's table.
@@ -54,22 +58,28 @@ type demoRow struct {
 	KNNTop5    float64 `json:"knn_top5"`
 	LinearTop1 float64 `json:"linear_top1"`
 	LinearTop5 float64 `json:"linear_top5"`
-	Seconds    float64 `json:"eval_seconds"`
+	// WeightDecay is the probe's L2 weight, chosen on a held-out 10% of
+	// the training features.
+	WeightDecay float64 `json:"linear_weight_decay"`
+	Seconds     float64 `json:"eval_seconds"`
 }
 
 // demoSettings is the demo's recipe: SimCLR with the small ResNet at MNIST's
-// native 28x28, gentle crops, no flips (mirrored digits are other digits).
+// native 28x28, temperature 0.5, crops of at least 30% of the image, no
+// flips (mirrored digits are other digits), LARS (eta 0.02, base learning
+// rate 0.4 per 256 images, as solo-learn's CIFAR recipe), batch 128: about
+// 1.4 epochs, 5 minutes on 2 cores.
 func demoSettings(steps int64) (methods.Spec, train.Config) {
 	p := methods.DefaultSimCLRParams()
 	p.Tau = 0.5
 	p.Augment = methods.AugmentParams{Strength: 0.5, MinScale: 0.3, Flip: false}
 	spec := methods.Spec{Method: "simclr", Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: 1, ImageSize: 28}, Params: methods.ParamsJSON(p)}
-	cfg := train.Config{Steps: steps, BatchSize: 256, Optimizer: "lars", LR: 1.2, WeightDecay: 1e-6, Momentum: 0.9,
+	cfg := train.Config{Steps: steps, BatchSize: 128, Optimizer: "lars", LR: 0.4, WeightDecay: 1e-5, Momentum: 0.9,
 		WarmupSteps: steps / 10, CheckpointEvery: 200, Data: "mnist"}
 	return spec, cfg
 }
 
-const demoSteps = 1000
+const demoSteps = 650
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", demoUsage, stderr)
@@ -124,11 +134,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return row, err
 		}
-		lin, err := eval.LinearProbe(tr.X, tr.Labels, te.X, te.Labels, classes, eval.LinearConfig{MaxIterations: 200})
+		lin, err := eval.LinearProbe(tr.X, tr.Labels, te.X, te.Labels, classes, eval.LinearConfig{SelectWeightDecay: true})
 		if err != nil {
 			return row, err
 		}
 		row.KNNTop1, row.KNNTop5, row.LinearTop1, row.LinearTop5 = knn.Top1, knn.Top5, lin.Test.Top1, lin.Test.Top5
+		row.WeightDecay = lin.Fit.WeightDecay
 		row.Seconds = time.Since(t0).Seconds()
 		return row, nil
 	}
@@ -186,7 +197,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	summary := map[string]any{
 		"data": "mnist (train 60000 for pretraining and probes, test 10000 for accuracy)", "rows": rows,
 		"pretrain_seconds": trainWall.Seconds(), "pretrain_views_per_sec": res.ViewsPerSec, "total_seconds": time.Since(start).Seconds(),
-		"run_dir": *out, "checkpoint": res.CheckpointDir, "knn": "cosine, k=200, t=0.1", "linear": "softmax regression on standardised features, L-BFGS",
+		"run_dir": *out, "checkpoint": res.CheckpointDir, "knn": "cosine, k=200, t=0.1", "linear": "softmax regression on standardised features, L-BFGS, weight decay chosen on a held-out 10% of the training features",
 	}
 	b, _ := json.MarshalIndent(summary, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(*out, "results.json"), append(b, '\n'), 0o644); err != nil {
@@ -195,7 +206,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(summary)
 	}
-	fmt.Fprintf(stdout, "\nMNIST test accuracy (%%), features frozen; kNN cosine k=200 t=0.1, linear probe L-BFGS\n\n")
+	fmt.Fprintf(stdout, "\nMNIST test accuracy (%%), features frozen; kNN cosine k=200 t=0.1; linear probe L-BFGS\nwith its weight decay chosen on a held-out 10%% of the training features\n\n")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "representation\tdim\tkNN top-1\tkNN top-5\tlinear top-1\tlinear top-5\teval s\t")
 	for _, r := range rows {

@@ -148,7 +148,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	k := fs.Int("k", eval.DefaultK, "kNN: neighbours that vote")
 	t := fs.Float64("t", eval.DefaultTemperature, "kNN: vote temperature")
 	opt := fs.String("optimizer", "lbfgs", "linear: lbfgs or sgd")
-	wd := fs.Float64("wd", 0, "linear: weight decay")
+	wd := fs.Float64("wd", -1, "linear: weight decay (default: chosen from 0, 1e-6 ... 1e-3 on a held-out 10% of the training features)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -172,6 +172,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		extra["k"], extra["t"] = *k, *t
 	case "linear":
 		cfg := eval.LinearConfig{WeightDecay: *wd}
+		if *wd < 0 {
+			cfg.WeightDecay, cfg.SelectWeightDecay = 0, true
+		}
 		switch *opt {
 		case "lbfgs":
 			cfg.Optimizer = eval.LBFGSOptimizer
@@ -184,7 +187,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		pr, err = eval.LinearProbe(train.X, train.Labels, test.X, test.Labels, classes, cfg)
 		if pr != nil {
 			res = pr.Test
-			extra["optimizer"], extra["iterations"], extra["train_loss"] = *opt, pr.Fit.Iterations, pr.Fit.Loss
+			extra["optimizer"], extra["iterations"], extra["train_loss"], extra["weight_decay"] = *opt, pr.Fit.Iterations, pr.Fit.Loss, pr.Fit.WeightDecay
 		}
 	}
 	if err != nil {
