@@ -114,3 +114,14 @@ func AddReLU(a, b, out []float32) {
 		}
 	})
 }
+
+// EMA moves dst towards src: dst = m*dst + (1-m)*src.
+func EMA(dst, src []float32, m float32) {
+	src = src[:len(dst)]
+	ParallelFor(len(dst), parallelGrain, func(_, lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, v := range s {
+			d[i] = m*d[i] + (1-m)*v
+		}
+	})
+}
