@@ -12,16 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"selfsup/autograd"
 	"selfsup/checkpoint"
 	"selfsup/data"
 	"selfsup/data/loader"
+	"selfsup/internal/atomicfile"
 	"selfsup/methods"
 	"selfsup/nn"
 	"selfsup/optim"
@@ -105,197 +108,245 @@ const (
 // Run trains the method described by spec on ds. Cancelling ctx stops the
 // run after the current step with a checkpoint saved.
 func Run(ctx context.Context, spec methods.Spec, ds data.Dataset, cfg Config) (Result, error) {
-	start := time.Now()
-	if cfg.RunDir == "" {
-		return Result{}, errors.New("train: no run directory")
-	}
-	if err := fillDefaults(spec.Method, &cfg); err != nil {
+	r, err := newRun(spec, ds, cfg)
+	if err != nil {
 		return Result{}, err
 	}
+	defer r.metrics.Close()
+	if err := r.loop(ctx); err != nil {
+		return r.res, err
+	}
+	if err := r.finish(); err != nil {
+		return r.res, err
+	}
+	if !r.res.Interrupted {
+		if err := PlotLoss(cfg.RunDir); err != nil {
+			return r.res, fmt.Errorf("loss plot: %w", err)
+		}
+	}
+	return r.res, nil
+}
+
+// run is one training run's state.
+type run struct {
+	cfg      Config
+	spec     methods.Spec
+	rec      RunRecord
+	m        methods.Method
+	ld       *loader.Loader
+	params   []*autograd.Var
+	opt      optim.Optimizer
+	sched    optim.WarmupCosine
+	metrics  *runlog.Metrics
+	bar      *runlog.Progress
+	res      Result
+	start    time.Time
+	trained  time.Duration // wall time of the training loop (for the views/s rate)
+	perEpoch int64
+	total    int64
+	step     int64 // optimizer steps taken
+	done     int64 // steps taken by this process
+	lastLoss float64
+	// running sums of the current epoch's losses
+	epochLoss float64
+	epochN    int
+}
+
+// newRun builds the method, loader and optimizer, resumes from the run
+// directory's newest checkpoint when asked, and opens the metrics file.
+func newRun(spec methods.Spec, ds data.Dataset, cfg Config) (*run, error) {
+	r := &run{cfg: cfg, spec: spec, start: time.Now(), lastLoss: math.NaN()}
+	if cfg.RunDir == "" {
+		return nil, errors.New("train: no run directory")
+	}
+	if err := fillDefaults(spec.Method, &r.cfg); err != nil {
+		return nil, err
+	}
+	cfg = r.cfg
 	m, err := methods.Build(spec, rand.New(rand.NewPCG(cfg.Seed, 0x5e1f)))
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	ld, err := loader.New(ds, loader.Config{BatchSize: cfg.BatchSize, Views: m.Views(), Shuffle: true, DropLast: true, Seed: cfg.Seed, Workers: cfg.Workers})
+	r.m = m
+	r.ld, err = loader.New(ds, loader.Config{BatchSize: cfg.BatchSize, Views: m.Views(), Shuffle: true, DropLast: true, Seed: cfg.Seed, Workers: cfg.Workers})
 	if err != nil {
-		return Result{}, fmt.Errorf("data %s: %w", ds.Name(), err)
+		return nil, fmt.Errorf("data %s: %w", ds.Name(), err)
 	}
-	perEpoch := int64(ld.StepsPerEpoch())
-	if perEpoch == 0 {
-		return Result{}, fmt.Errorf("data %s: %d images do not fill one batch of %d", ds.Name(), ds.Len(), cfg.BatchSize)
+	r.perEpoch = int64(r.ld.StepsPerEpoch())
+	if r.perEpoch == 0 {
+		return nil, fmt.Errorf("data %s: %d images do not fill one batch of %d", ds.Name(), ds.Len(), cfg.BatchSize)
 	}
-	total := cfg.Steps
-	if total <= 0 {
+	r.total = cfg.Steps
+	if r.total <= 0 {
 		if cfg.Epochs <= 0 {
-			return Result{}, errors.New("train: set Epochs or Steps")
+			return nil, errors.New("train: set Epochs or Steps")
 		}
-		total = int64(cfg.Epochs) * perEpoch
+		r.total = int64(cfg.Epochs) * r.perEpoch
 	}
 	if cfg.WarmupSteps < 0 {
 		d, _ := methods.Defaults(spec.Method)
-		cfg.WarmupSteps = int64(d.WarmupFrac * float64(total))
+		r.cfg.WarmupSteps = int64(d.WarmupFrac * float64(r.total))
+		cfg = r.cfg
 	}
-	params := trainable(m)
-	opt, err := newOptimizer(cfg, params)
-	if err != nil {
-		return Result{}, err
+	r.params = trainable(m)
+	if r.opt, err = newOptimizer(cfg, r.params); err != nil {
+		return nil, err
 	}
 	lr := cfg.LR * float64(cfg.BatchSize) / 256
-	sched := optim.WarmupCosine{Base: lr, Final: 0, Warmup: cfg.WarmupSteps, Total: total}
-
-	rec := RunRecord{Spec: spec, Train: cfg}
-	step := int64(0)
+	r.sched = optim.WarmupCosine{Base: lr, Final: 0, Warmup: cfg.WarmupSteps, Total: r.total}
+	r.rec = RunRecord{Spec: spec, Train: cfg}
 	if cfg.Resume {
-		if step, err = resume(cfg.RunDir, rec, m, opt); err != nil {
-			return Result{}, err
+		if r.step, err = resume(cfg.RunDir, r.rec, m, r.opt); err != nil {
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	if err := writeConfig(cfg.RunDir, rec); err != nil {
-		return Result{}, err
+	if err := writeConfig(cfg.RunDir, r.rec); err != nil {
+		return nil, err
 	}
-	metrics, err := runlog.OpenMetrics(filepath.Join(cfg.RunDir, MetricsFile))
-	if err != nil {
-		return Result{}, err
+	if r.metrics, err = runlog.OpenMetrics(filepath.Join(cfg.RunDir, MetricsFile)); err != nil {
+		return nil, err
 	}
-	defer metrics.Close()
-
-	res := Result{Method: m, ResumedFrom: step}
-	var bar *runlog.Progress
+	r.res = Result{Method: m, ResumedFrom: r.step}
 	if cfg.Progress != nil {
-		bar = runlog.NewProgress(cfg.Progress, total, spec.Method, runlog.WithUnit("step"), runlog.WithStart(step))
+		r.bar = runlog.NewProgress(cfg.Progress, r.total, spec.Method, runlog.WithUnit("step"), runlog.WithStart(r.step))
 	}
-	lastCheckpoint := ""
-	save := func(epoch int, loss float64) error {
-		ck := &checkpoint.Checkpoint{
-			Arch: spec.Backbone.Arch, Method: spec.Method, Step: step, Epoch: epoch,
-			Metrics: map[string]float64{"loss": loss}, Model: nn.StateDict("", m), Optimizer: opt.State(),
-		}
-		if err := ck.SetConfig(rec); err != nil {
-			return err
-		}
-		dir, err := checkpoint.SaveStep(cfg.RunDir, ck, cfg.Keep)
-		lastCheckpoint = dir
-		return err
-	}
-
-	views := len(m.Views())
-	m.SetTraining(true)
-	lastLoss := math.NaN()
-	epochLoss, epochN := 0.0, 0
-	stepsDone := int64(0)
-	trainStart := time.Now()
-	for step < total {
-		epoch := int(step / perEpoch)
-		it := ld.Resume(ctx, epoch, int(step%perEpoch))
-		for step < total && int(step/perEpoch) == epoch {
-			if ctx.Err() != nil {
-				it.Close()
-				res.Interrupted = true
-				return finish(res, step, epoch, lastLoss, start, trainStart, stepsDone, cfg, views, save, bar, &lastCheckpoint)
-			}
-			b, err := it.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				it.Close()
-				if ctx.Err() != nil {
-					res.Interrupted = true
-					return finish(res, step, epoch, lastLoss, start, trainStart, stepsDone, cfg, views, save, bar, &lastCheckpoint)
-				}
-				return res, fmt.Errorf("step %d: %w", step+1, err)
-			}
-			cur := sched.At(step)
-			opt.SetLR(cur)
-			out, err := runStep(m, b, cfg, step, params, opt)
-			ld.Release(b)
-			if err != nil {
-				it.Close()
-				return res, fmt.Errorf("step %d: %w", step+1, err)
-			}
-			step++
-			stepsDone++
-			m.AfterStep(float64(step) / float64(total))
-			lastLoss = out.loss
-			epochLoss += out.loss
-			epochN++
-			fields := []runlog.Field{runlog.F("loss", out.loss), runlog.F("lr", cur)}
-			for _, k := range sortedKeys(out.metrics) {
-				fields = append(fields, runlog.F(k, out.metrics[k]))
-			}
-			if err := metrics.LogRecord(runlog.Record{Step: step, Epoch: int64(epoch), Time: time.Now(), Fields: fields}); err != nil {
-				it.Close()
-				return res, err
-			}
-			if bar != nil {
-				bar.SetFields(fields[:2]...)
-				bar.Add(1)
-			}
-			if cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 && step < total {
-				if err := save(int(step/perEpoch), out.loss); err != nil {
-					it.Close()
-					return res, err
-				}
-			}
-		}
-		it.Close()
-		if step%perEpoch == 0 && epochN > 0 {
-			ep := int(step / perEpoch)
-			extra := map[string]float64{"epoch_loss": epochLoss / float64(epochN)}
-			if cfg.OnEpoch != nil {
-				more, err := cfg.OnEpoch(ep, m)
-				if err != nil {
-					return res, fmt.Errorf("epoch %d monitor: %w", ep, err)
-				}
-				for k, v := range more {
-					extra[k] = v
-				}
-				m.SetTraining(true)
-			}
-			fields := []runlog.Field{}
-			for _, k := range sortedKeys(extra) {
-				fields = append(fields, runlog.F(k, extra[k]))
-			}
-			if err := metrics.LogRecord(runlog.Record{Step: step, Epoch: int64(ep), Time: time.Now(), Fields: fields}); err != nil {
-				return res, err
-			}
-			epochLoss, epochN = 0, 0
-			if cfg.CheckpointEvery == 0 && step < total {
-				if err := save(ep, lastLoss); err != nil {
-					return res, err
-				}
-			}
-		}
-	}
-	res, err = finish(res, step, int(step/perEpoch), lastLoss, start, trainStart, stepsDone, cfg, views, save, bar, &lastCheckpoint)
-	if err != nil {
-		return res, err
-	}
-	if err := PlotLoss(cfg.RunDir); err != nil {
-		return res, fmt.Errorf("loss plot: %w", err)
-	}
-	return res, nil
+	return r, nil
 }
 
-func finish(res Result, step int64, epoch int, loss float64, start, trainStart time.Time, stepsDone int64, cfg Config, views int, save func(int, float64) error, bar *runlog.Progress, lastCheckpoint *string) (Result, error) {
-	if bar != nil {
-		bar.Finish()
-	}
-	res.Steps, res.Epoch, res.FinalLoss = step, epoch, loss
-	res.Wall = time.Since(start)
-	if el := time.Since(trainStart).Seconds(); el > 0 {
-		res.ViewsPerSec = float64(stepsDone) * float64(cfg.BatchSize*views) / el
-	}
-	if stepsDone > 0 || res.Interrupted {
-		if err := save(epoch, loss); err != nil {
-			return res, err
+// loop runs epochs until the step budget is spent or ctx is cancelled
+// (then res.Interrupted is set and the error is nil).
+func (r *run) loop(ctx context.Context) error {
+	t0 := time.Now()
+	defer func() { r.trained = time.Since(t0) }()
+	r.m.SetTraining(true)
+	for r.step < r.total {
+		epoch := int(r.step / r.perEpoch)
+		stopped, err := r.epoch(ctx, epoch)
+		if err != nil || stopped {
+			r.res.Interrupted = stopped
+			return err
+		}
+		if r.step%r.perEpoch == 0 && r.epochN > 0 {
+			if err := r.endEpoch(int(r.step / r.perEpoch)); err != nil {
+				return err
+			}
 		}
 	}
-	res.CheckpointDir = *lastCheckpoint
-	return res, nil
+	return nil
+}
+
+// epoch runs the steps of one epoch (from wherever the run stands in it);
+// it reports whether ctx stopped it.
+func (r *run) epoch(ctx context.Context, epoch int) (stopped bool, err error) {
+	it := r.ld.Resume(ctx, epoch, int(r.step%r.perEpoch))
+	defer it.Close()
+	for r.step < r.total && int(r.step/r.perEpoch) == epoch {
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		b, err := it.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			return false, fmt.Errorf("step %d: %w", r.step+1, err)
+		}
+		lr := r.sched.At(r.step)
+		r.opt.SetLR(lr)
+		out, err := runStep(r.m, b, r.cfg, r.step, r.params, r.opt)
+		r.ld.Release(b)
+		if err != nil {
+			return false, fmt.Errorf("step %d: %w", r.step+1, err)
+		}
+		r.step++
+		r.done++
+		r.m.AfterStep(float64(r.step) / float64(r.total))
+		r.lastLoss = out.loss
+		r.epochLoss += out.loss
+		r.epochN++
+		fields := []runlog.Field{runlog.F("loss", out.loss), runlog.F("lr", lr)}
+		for _, k := range slices.Sorted(maps.Keys(out.metrics)) {
+			fields = append(fields, runlog.F(k, out.metrics[k]))
+		}
+		if err := r.metrics.LogRecord(runlog.Record{Step: r.step, Epoch: int64(epoch), Time: time.Now(), Fields: fields}); err != nil {
+			return false, err
+		}
+		if r.bar != nil {
+			r.bar.SetFields(fields[:2]...)
+			r.bar.Add(1)
+		}
+		if r.cfg.CheckpointEvery > 0 && r.step%r.cfg.CheckpointEvery == 0 && r.step < r.total {
+			if err := r.save(); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// endEpoch logs the epoch's mean loss (and the monitor's numbers) and saves
+// the epoch checkpoint when checkpoints go by epoch.
+func (r *run) endEpoch(ep int) error {
+	extra := map[string]float64{"epoch_loss": r.epochLoss / float64(r.epochN)}
+	if r.cfg.OnEpoch != nil {
+		more, err := r.cfg.OnEpoch(ep, r.m)
+		if err != nil {
+			return fmt.Errorf("epoch %d monitor: %w", ep, err)
+		}
+		for k, v := range more {
+			extra[k] = v
+		}
+		r.m.SetTraining(true)
+	}
+	var fields []runlog.Field
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		fields = append(fields, runlog.F(k, extra[k]))
+	}
+	if err := r.metrics.LogRecord(runlog.Record{Step: r.step, Epoch: int64(ep), Time: time.Now(), Fields: fields}); err != nil {
+		return err
+	}
+	r.epochLoss, r.epochN = 0, 0
+	if r.cfg.CheckpointEvery == 0 && r.step < r.total {
+		return r.save()
+	}
+	return nil
+}
+
+// save writes a checkpoint of the current step.
+func (r *run) save() error {
+	ck := &checkpoint.Checkpoint{
+		Arch: r.spec.Backbone.Arch, Method: r.spec.Method, Step: r.step, Epoch: int(r.step / r.perEpoch),
+		Metrics: map[string]float64{"loss": r.lastLoss}, Model: nn.StateDict("", r.m), Optimizer: r.opt.State(),
+	}
+	if err := ck.SetConfig(r.rec); err != nil {
+		return err
+	}
+	dir, err := checkpoint.SaveStep(r.cfg.RunDir, ck, r.cfg.Keep)
+	r.res.CheckpointDir = dir
+	return err
+}
+
+// finish closes the progress bar, saves the final (or interrupted) state
+// and fills in the result.
+func (r *run) finish() error {
+	if r.bar != nil {
+		r.bar.Finish()
+	}
+	r.res.Steps, r.res.Epoch, r.res.FinalLoss = r.step, int(r.step/r.perEpoch), r.lastLoss
+	r.res.Wall = time.Since(r.start)
+	if s := r.trained.Seconds(); s > 0 {
+		r.res.ViewsPerSec = float64(r.done) * float64(r.cfg.BatchSize*len(r.m.Views())) / s
+	}
+	if r.done > 0 || r.res.Interrupted {
+		return r.save()
+	}
+	return nil
 }
 
 type stepOut struct {
@@ -415,7 +466,7 @@ func writeConfig(runDir string, rec RunRecord) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(filepath.Join(runDir, ConfigFile), append(b, '\n'))
+	return atomicfile.WriteFile(filepath.Join(runDir, ConfigFile), append(b, '\n'), 0o644)
 }
 
 // PlotLoss draws the loss curve of a run directory's metrics to loss.png.

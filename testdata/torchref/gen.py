@@ -3,7 +3,7 @@
 
 How to run (from anywhere; needs PyTorch >= 1.13 and NumPy, nothing else):
 
-    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim]
+    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim] [losses]
 
 (no arguments: everything; the whole-network part takes a few minutes).  It
 rewrites these files next to itself (all committed; the Go tests read them
@@ -43,6 +43,10 @@ with encoding/json and never need Python):
                       cross-checked against torch's LinearLR + SequentialLR +
                       CosineAnnealingLR); torch.nn.utils.clip_grad_norm_.
                       Read by optim/torchref_test.go.
+  losses.json         self-supervised losses: SimCLR's NT-Xent (normalised
+                      embeddings, temperature, the 2N-2 in-batch negatives,
+                      written as shared/bench/torch_reference.py does).
+                      Read by loss/torchref_test.go.
 
 Conventions:
 
@@ -962,12 +966,39 @@ def clip_cases(rng):
     return cases
 
 
+def nt_xent(z, tau):
+    """SimCLR's loss as torch_reference.py writes it: rows i and i+N are views
+    of one image."""
+    m = z.shape[0]
+    n = m // 2
+    z = F.normalize(z, dim=1)
+    sim = (z @ z.t()) / tau
+    sim = sim.masked_fill(torch.eye(m, dtype=torch.bool), float("-inf"))
+    target = (torch.arange(m) + n) % m
+    return F.cross_entropy(sim, target)
+
+
+def loss_cases(rng):
+    out = []
+    for name, m, d, tau, scale in [("2n8_d16_tau0.5", 8, 16, 0.5, 1.0), ("2n8_d16_tau0.1", 8, 16, 0.1, 1.0),
+                                   ("2n32_d7_tau0.2", 32, 7, 0.2, 3.0), ("2n4_d3_tau1", 4, 3, 1.0, 0.5)]:
+        z = leaf(rng.normal(m, d, scale=scale))
+        y = nt_xent(z, tau)
+        r = torch.tensor(1.5, dtype=torch.float64)
+        loss_of(y, r).backward()
+        out.append({"name": "ntxent/" + name, "op": "ntxent", "tau": tau,
+                    "inputs": {"z": enc(z), "R": enc(r)},
+                    "expect": {"out": enc(y), "grad_z": enc(z.grad)}})
+    return out
+
+
 def main(argv):
-    """Write the fixtures named in argv (ops, layers, nets, counts, optim), or all."""
-    parts = set(argv) or {"ops", "layers", "nets", "counts", "optim"}
-    unknown = parts - {"ops", "layers", "nets", "counts", "optim"}
+    """Write the fixtures named in argv (ops, layers, nets, counts, optim, losses), or all."""
+    all_parts = {"ops", "layers", "nets", "counts", "optim", "losses"}
+    parts = set(argv) or all_parts
+    unknown = parts - all_parts
     if unknown:
-        print("usage: gen.py [ops] [layers] [nets] [counts] [optim]; unknown: %s" % ", ".join(sorted(unknown)))
+        print("usage: gen.py [ops] [layers] [nets] [counts] [optim] [losses]; unknown: %s" % ", ".join(sorted(unknown)))
         return 2
     summary = []
     if "ops" in parts:
@@ -977,6 +1008,11 @@ def main(argv):
             cases.extend(fn(rng))
         path, size = write("ops.json", {"cases": cases})
         summary.append((path, size, "%d op cases" % len(cases)))
+
+    if "losses" in parts:
+        lcases = loss_cases(Rand(31))
+        path, size = write("losses.json", {"cases": lcases})
+        summary.append((path, size, "%d loss cases" % len(lcases)))
 
     if "layers" in parts:
         lc = layer_cases(Rand(7))
