@@ -137,6 +137,26 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		gemmSerial(&kr, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	if n >= m && m*k >= 1<<18 {
+		// Split the columns; op(A) is packed once, by all workers, and
+		// shared (otherwise every worker would pack all of it).
+		if beta != 0 && beta != 1 {
+			scaleMatrix(c, m, n, ldc, beta)
+			beta = 1
+		}
+		pa := newPrepackedA(&kr, transA, m, k, alpha, a, lda)
+		defer pa.release()
+		units := (n + kr.nr - 1) / kr.nr
+		ParallelFor(units, 1, func(_, lo, hi int) {
+			j0, j1 := lo*kr.nr, min(hi*kr.nr, n)
+			opB := func(pc, jc, kb, nb int, dst []float32) []float32 {
+				packB(dst, b, ldb, transB, pc, j0+jc, kb, nb, kr.nr)
+				return dst
+			}
+			gemmCore(&kr, m, j1-j0, k, pa.operand(), opB, c[j0:], ldc, beta == 1)
+		})
+		return
+	}
 	if n >= m {
 		units := (n + kr.nr - 1) / kr.nr
 		ParallelFor(units, 1, func(_, lo, hi int) {
