@@ -40,6 +40,10 @@ type Method interface {
 type Output struct {
 	Loss    *autograd.Var
 	Metrics map[string]float64
+	// Embedding is the batch's embedding (a projector output) for the
+	// trainer's collapse diagnostics, read before Backward; nil for methods
+	// without one.
+	Embedding *autograd.Var
 }
 
 // Spec fully describes a method instance; it is stored in checkpoints so the
@@ -59,18 +63,50 @@ type TrainDefaults struct {
 	WeightDecay float64
 	Momentum    float64
 	WarmupFrac  float64 // fraction of training spent warming up
+	ClipGrad    float64 // gradient-norm clipping (0: none)
 }
 
 type registration struct {
 	summary  string
 	defaults TrainDefaults
 	build    func(s Spec, r *rand.Rand) (Method, error)
+	resolve  func(s Spec, info RunInfo) (Spec, error)
 }
 
 var registry = map[string]registration{}
 
 func register(name, summary string, d TrainDefaults, build func(s Spec, r *rand.Rand) (Method, error)) {
 	registry[name] = registration{summary: summary, defaults: d, build: build}
+}
+
+// registerResolver adds a method's check of its parameters against the run
+// (batch size, dataset size), with the chance to fill defaults that depend
+// on them.
+func registerResolver(name string, resolve func(s Spec, info RunInfo) (Spec, error)) {
+	reg := registry[name]
+	reg.resolve = resolve
+	registry[name] = reg
+}
+
+// RunInfo is what a method may need to know about the run before it is
+// built: parameters that must agree with the batch or the dataset.
+type RunInfo struct {
+	BatchSize int
+	DataLen   int
+}
+
+// Resolve checks s against the run and fills the defaults that depend on
+// it (MoCo's queue size, say), before any training starts. The returned
+// spec is the one to build and to store in checkpoints.
+func Resolve(s Spec, info RunInfo) (Spec, error) {
+	reg, ok := registry[s.Method]
+	if !ok {
+		return s, unknown(s.Method)
+	}
+	if reg.resolve == nil {
+		return s, nil
+	}
+	return reg.resolve(s, info)
 }
 
 // Names lists the registered methods.

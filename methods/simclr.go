@@ -23,16 +23,41 @@ type SimCLRParams struct {
 	Augment AugmentParams `json:"augment"`
 }
 
-// AugmentParams are the tunable parts of the contrastive view recipe.
+// AugmentParams are the tunable parts of a method's view recipe.
 type AugmentParams struct {
-	// Strength scales the colour jitter (1 on ImageNet, 0.5 on CIFAR-10).
-	Strength float64 `json:"strength"`
-	// MinScale is the smallest crop area fraction (0.08 in the papers;
-	// larger for tiny images).
-	MinScale float64 `json:"min_scale"`
+	// Strength scales SimCLR's colour jitter (1 on ImageNet, 0.5 on
+	// CIFAR-10); the other methods use their papers' jitter.
+	Strength float64 `json:"strength,omitempty"`
+	// MinScale is the smallest crop area fraction (0: the method's paper
+	// value; larger helps tiny images).
+	MinScale float64 `json:"min_scale,omitempty"`
 	// Flip enables horizontal flips (off for digits, where mirroring
 	// changes the class of some).
 	Flip bool `json:"flip"`
+}
+
+// defaultAugment is every method's starting point: the paper's crops, with
+// flips.
+var defaultAugment = AugmentParams{Flip: true}
+
+// apply adjusts a paper's view recipe: the crop scale and flips from a;
+// no normalisation for images that are not RGB (the papers' statistics are
+// ImageNet's colour means); no blur at 32 pixels and below (as SimCLR and
+// solo-learn do on CIFAR: a 3-pixel blur erases such images).
+func (a AugmentParams) apply(o augment.Options, channels int) augment.Options {
+	if a.MinScale > 0 {
+		o.Scale[0] = a.MinScale
+	}
+	if !a.Flip {
+		o.Flip = 0
+	}
+	if channels != 3 {
+		o.Mean, o.Std = nil, nil
+	}
+	if o.Size <= 32 {
+		o.Blur.P = 0
+	}
+	return o
 }
 
 // DefaultSimCLRParams are the paper's CIFAR settings.
@@ -81,21 +106,9 @@ func NewSimCLR(s Spec, p SimCLRParams, r *rand.Rand) (*SimCLR, error) {
 		return nil, fmt.Errorf("simclr head: %w", err)
 	}
 	m := &SimCLR{P: p, Enc: enc, Head: head, channel: s.Backbone.InChannels}
-	o := contrastiveViewOptions(viewSize(s), p.Augment)
+	o := p.Augment.apply(augment.SimCLROptions(viewSize(s), p.Augment.Strength), s.Backbone.InChannels)
 	m.views = []augment.Transform{o.Pipeline(), o.Pipeline()}
 	return m, nil
-}
-
-// contrastiveViewOptions is the SimCLR view recipe adjusted by a.
-func contrastiveViewOptions(size int, a AugmentParams) augment.Options {
-	o := augment.SimCLROptions(size, a.Strength)
-	if a.MinScale > 0 {
-		o.Scale[0] = a.MinScale
-	}
-	if !a.Flip {
-		o.Flip = 0
-	}
-	return o
 }
 
 // Encoder implements Method.

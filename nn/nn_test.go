@@ -41,3 +41,54 @@ func TestFoldedInferenceMatchesEvalMode(t *testing.T) {
 		}
 	}
 }
+
+func TestBilinearMatrix(t *testing.T) {
+	// identity when the size does not change; rows sum to 1 otherwise; a
+	// constant grid stays constant and a linear ramp stays a ramp
+	id := BilinearMatrix(4, 4)
+	for i := 0; i < 16; i++ {
+		for j := 0; j < 16; j++ {
+			want := float32(0)
+			if i == j {
+				want = 1
+			}
+			if id.At(i, j) != want {
+				t.Fatalf("identity resample [%d,%d] = %v", i, j, id.At(i, j))
+			}
+		}
+	}
+	m := BilinearMatrix(4, 2)
+	for r := 0; r < 4; r++ {
+		var s float32
+		for c := 0; c < 16; c++ {
+			s += m.At(r, c)
+		}
+		if math.Abs(float64(s-1)) > 1e-6 {
+			t.Fatalf("row %d sums to %v", r, s)
+		}
+	}
+	// downsampling 4 -> 2 averages 2x2 blocks
+	if got := m.At(0, 0); math.Abs(float64(got-0.25)) > 1e-6 {
+		t.Fatalf("4->2 weight %v, want 0.25", got)
+	}
+}
+
+func TestViTTakesOtherImageSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	v, err := NewViT(ViTConfig{ImageSize: 16, PatchSize: 4, InChannels: 1, Dim: 16, Depth: 1, Heads: 2}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(2, 1, 8, 8)
+	Normal(x, 1, r)
+	out := v.Forward(autograd.Const(x))
+	if s := out.Shape(); s[0] != 2 || s[1] != 16 {
+		t.Fatalf("output %v", s)
+	}
+	if err := autograd.Mean(out).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if v.PosEmbed.Grad == nil {
+		t.Fatal("no gradient reaches the position embedding through the resampling")
+	}
+}

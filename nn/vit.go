@@ -88,14 +88,59 @@ func (v *ViT) stageBounds(i int) (lo, hi int) {
 
 // EmbedPatches returns the patch tokens with their position embeddings,
 // [B, T, D], without the class token (MAE masks these).
+//
+// Images of another size than the configured one (DINO's local crops) get
+// the position embedding resampled bilinearly to their grid of patches.
 func (v *ViT) EmbedPatches(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 4 || s[2] != s[3] {
+		panic(&autograd.OpError{Op: "ViT", Msg: fmt.Sprintf("images must be square [B, C, H, W], got %v", s)})
+	}
 	p := v.Patch.Forward(x)
 	t := v.Cfg.NumPatches()
 	pos := autograd.Narrow(v.PosEmbed, 1, 1, t)
+	if g := s[2] / v.Cfg.PatchSize; g*g != t {
+		src := v.Cfg.ImageSize / v.Cfg.PatchSize
+		m := autograd.Const(BilinearMatrix(src, g))
+		resampled := autograd.MatMul(m, autograd.Reshape(pos, t, v.Cfg.Dim), false, false) // [g*g, D]
+		pos.Free()
+		pos = autograd.Reshape(resampled, 1, g*g, v.Cfg.Dim)
+	}
 	out := autograd.Add(p, pos)
 	p.Free()
 	pos.Free()
 	return out
+}
+
+// BilinearMatrix returns the [dst*dst, src*src] matrix that resamples a
+// src x src grid (row-major) to dst x dst by bilinear interpolation with
+// half-pixel centres (F.interpolate's align_corners=False).
+func BilinearMatrix(src, dst int) *tensor.Tensor {
+	m := tensor.New(dst*dst, src*src)
+	weights := func(i int) (lo, hi int, wlo, whi float32) {
+		x := (float64(i)+0.5)*float64(src)/float64(dst) - 0.5
+		if x < 0 {
+			x = 0
+		}
+		lo = int(x)
+		if lo >= src-1 {
+			return src - 1, src - 1, 1, 0
+		}
+		f := float32(x - float64(lo))
+		return lo, lo + 1, 1 - f, f
+	}
+	for y := 0; y < dst; y++ {
+		y0, y1, wy0, wy1 := weights(y)
+		for x := 0; x < dst; x++ {
+			x0, x1, wx0, wx1 := weights(x)
+			row := m.Data[(y*dst+x)*src*src:]
+			row[y0*src+x0] += wy0 * wx0
+			row[y0*src+x1] += wy0 * wx1
+			row[y1*src+x0] += wy1 * wx0
+			row[y1*src+x1] += wy1 * wx1
+		}
+	}
+	return m
 }
 
 // PrependCLS adds the class token (with its position embedding) in front of

@@ -166,3 +166,27 @@ func SpreadRows(dy, dx []float32, rows, inner int, accumulate bool) {
 		}
 	})
 }
+
+// ExtractPatches cuts every image of x [N, C, H, W] into a grid of
+// overlapping size x size patches, stride apart (row-major), giving
+// [N*gh*gw, C, size, size] with gh = (H-size)/stride+1 and likewise gw.
+func ExtractPatches(x *Tensor, size, stride int) (out *Tensor, gh, gw int) {
+	s := x.Shape()
+	n, c, h, w := s[0], s[1], s[2], s[3]
+	gh, gw = (h-size)/stride+1, (w-size)/stride+1
+	out = Buffers.Get(n*gh*gw, c, size, size)
+	for i := 0; i < n; i++ {
+		for py := 0; py < gh; py++ {
+			for px := 0; px < gw; px++ {
+				dst := out.Data[((i*gh+py)*gw+px)*c*size*size:]
+				for ch := 0; ch < c; ch++ {
+					plane := x.Data[(i*c+ch)*h*w:]
+					for y := 0; y < size; y++ {
+						copy(dst[(ch*size+y)*size:(ch*size+y+1)*size], plane[(py*stride+y)*w+px*stride:])
+					}
+				}
+			}
+		}
+	}
+	return out, gh, gw
+}

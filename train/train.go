@@ -163,6 +163,11 @@ func newRun(spec methods.Spec, ds data.Dataset, cfg Config) (*run, error) {
 		return nil, err
 	}
 	cfg = r.cfg
+	spec, err := methods.Resolve(spec, methods.RunInfo{BatchSize: cfg.BatchSize, DataLen: ds.Len()})
+	if err != nil {
+		return nil, err
+	}
+	r.spec = spec
 	m, err := methods.Build(spec, rand.New(rand.NewPCG(cfg.Seed, 0x5e1f)))
 	if err != nil {
 		return nil, err
@@ -406,6 +411,9 @@ func fillDefaults(method string, cfg *Config) error {
 	}
 	if cfg.Momentum == 0 {
 		cfg.Momentum = d.Momentum
+	}
+	if cfg.ClipGrad == 0 {
+		cfg.ClipGrad = d.ClipGrad
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 256

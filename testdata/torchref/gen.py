@@ -43,9 +43,21 @@ with encoding/json and never need Python):
                       cross-checked against torch's LinearLR + SequentialLR +
                       CosineAnnealingLR); torch.nn.utils.clip_grad_norm_.
                       Read by optim/torchref_test.go.
-  losses.json         self-supervised losses: SimCLR's NT-Xent (normalised
-                      embeddings, temperature, the 2N-2 in-batch negatives,
-                      written as shared/bench/torch_reference.py does).
+  losses.json         self-supervised losses, each as its paper's official
+                      code writes it (single device): SimCLR's NT-Xent
+                      (normalised embeddings, temperature, the 2N-2 in-batch
+                      negatives, as shared/bench/torch_reference.py does);
+                      InfoNCE with MoCo v1/v2's queue (q, k and queue stored
+                      already normalised) and with MoCo v3's in-batch
+                      negatives (without its 2*tau factor); SimSiam's negative
+                      cosine and BYOL's 2 - 2cos (gradients for p and z);
+                      Barlow Twins (BatchNorm1d without affine, training
+                      mode, c / N, with its on- and off-diagonal terms);
+                      VICReg (main_vicreg.py: the std term averages the two
+                      branches, /2; each unweighted term stored too; full
+                      weights 25/25/1 and each term alone); DINO's loss (4
+                      student, 2 teacher views, centred and sharpened
+                      teacher) and update_center (centre before and after).
                       Read by loss/torchref_test.go.
 
 Conventions:
@@ -978,8 +990,115 @@ def nt_xent(z, tau):
     return F.cross_entropy(sim, target)
 
 
+def info_nce_queue(q, k, queue, tau):
+    """MoCo v1/v2's loss (moco/builder.py) on vectors already normalised: the
+    positive logit q.k in column 0, the queue's negatives after it."""
+    l_pos = (q * k).sum(1, keepdim=True)
+    l_neg = q @ queue.t()
+    logits = torch.cat([l_pos, l_neg], 1) / tau
+    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long))
+
+
+def info_nce_batch(q, k, tau):
+    """MoCo v3's contrastive_loss without its 2*tau factor: the other keys of
+    the batch are the negatives."""
+    logits = q @ k.t() / tau
+    return F.cross_entropy(logits, torch.arange(q.shape[0]))
+
+
+def negative_cosine(p, z):
+    """SimSiam's D(p, z) (z not detached here, so both gradients exist)."""
+    return -F.cosine_similarity(p, z, dim=-1).mean()
+
+
+def byol_loss(p, z):
+    """BYOL's regression loss 2 - 2 cos(p, z), mean over the batch."""
+    p, z = F.normalize(p, dim=-1), F.normalize(z, dim=-1)
+    return (2 - 2 * (p * z).sum(dim=-1)).mean()
+
+
+def off_diagonal(x):
+    n, m = x.shape
+    assert n == m
+    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def barlow_twins(z1, z2, lambd):
+    """facebookresearch/barlowtwins on one device: BatchNorm1d(affine=False)
+    in training mode (biased variance, eps 1e-5), c = bn(z1)^T bn(z2) / N.
+    Returns the loss and its two terms."""
+    n, d = z1.shape
+    bn = tnn.BatchNorm1d(d, affine=False).to(z1.dtype).train()
+    c = bn(z1).t() @ bn(z2) / n
+    on_diag = (torch.diagonal(c) - 1).pow(2).sum()
+    off_diag = off_diagonal(c).pow(2).sum()
+    return on_diag + lambd * off_diag, on_diag, off_diag
+
+
+def vicreg(x, y, w):
+    """facebookresearch/vicreg (main_vicreg.py, VICReg.forward) on one device;
+    note the std term averages (not sums) the two branches.  Returns the loss,
+    its three unweighted terms and the per-dimension standard deviations."""
+    n, d = x.shape
+    repr_loss = F.mse_loss(x, y)
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
+    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
+    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
+    cov_x = (x.t() @ x) / (n - 1)
+    cov_y = (y.t() @ y) / (n - 1)
+    cov_loss = off_diagonal(cov_x).pow(2).sum() / d + off_diagonal(cov_y).pow(2).sum() / d
+    loss = w[0] * repr_loss + w[1] * std_loss + w[2] * cov_loss
+    return loss, (repr_loss, std_loss, cov_loss), torch.cat([std_x, std_y])
+
+
+def dino_loss(student, teacher, center, student_temp, teacher_temp):
+    """facebookresearch/dino DINOLoss.forward with the views as lists: every
+    (teacher view iq, student view v != iq) pair, mean over pairs."""
+    student_out = [s / student_temp for s in student]
+    teacher_out = [F.softmax((t - center) / teacher_temp, dim=-1).detach() for t in teacher]
+    total, n_terms = 0, 0
+    for iq, q in enumerate(teacher_out):
+        for v in range(len(student_out)):
+            if v == iq:
+                continue
+            total = total + torch.sum(-q * F.log_softmax(student_out[v], dim=-1), dim=-1).mean()
+            n_terms += 1
+    return total / n_terms
+
+
+def dino_update_center(center, teacher, m):
+    """DINOLoss.update_center on one device: the mean over all teacher rows."""
+    t = torch.cat(teacher)
+    batch_center = torch.sum(t, dim=0, keepdim=True) / len(t)
+    return center * m + batch_center * (1 - m)
+
+
+def normalized(rng, *shape):
+    """Rows of unit length, rounded to float32 (the stored inputs are these
+    rounded values, used as given)."""
+    return F.normalize(rng.normal(*shape), dim=1).float().double()
+
+
+def run_loss(fn, inputs, grads, r):
+    """L = sum(fn(**inputs) * r) in float64 and float32: the float64 output,
+    the gradients named in grads, and the float32 run's worst rel_err."""
+    ref = {k: leaf(v) if k in grads else v for k, v in inputs.items()}
+    y = fn(**ref)
+    loss_of(y, r).backward()
+    g = {"grad_" + k: ref[k].grad for k in grads}
+    r32 = {k: (leaf(v.float()) if k in grads else (v.float() if torch.is_tensor(v) else v))
+           for k, v in inputs.items()}
+    y32 = fn(**r32)
+    loss_of(y32, r.float()).backward()
+    err = max([rel_err(y32, y)] + [rel_err(r32[k].grad, ref[k].grad) for k in grads])
+    return y, g, err
+
+
 def loss_cases(rng):
     out = []
+    err32 = 0.0
     for name, m, d, tau, scale in [("2n8_d16_tau0.5", 8, 16, 0.5, 1.0), ("2n8_d16_tau0.1", 8, 16, 0.1, 1.0),
                                    ("2n32_d7_tau0.2", 32, 7, 0.2, 3.0), ("2n4_d3_tau1", 4, 3, 1.0, 0.5)]:
         z = leaf(rng.normal(m, d, scale=scale))
@@ -989,7 +1108,108 @@ def loss_cases(rng):
         out.append({"name": "ntxent/" + name, "op": "ntxent", "tau": tau,
                     "inputs": {"z": enc(z), "R": enc(r)},
                     "expect": {"out": enc(y), "grad_z": enc(z.grad)}})
-    return out
+
+    def scalar_r():
+        return rng.uniform(1, lo=0.5, hi=2.0).reshape(())
+
+    # InfoNCE with MoCo's queue: q, k, queue stored normalised.
+    for name, n, d, kq, tau in [("n8_d16_k32_tau0.2", 8, 16, 32, 0.2), ("n4_d8_k64_tau0.07", 4, 8, 64, 0.07),
+                                ("n1_d5_k3_tau1", 1, 5, 3, 1.0)]:
+        q, queue = normalized(rng, n, d), normalized(rng, kq, d)
+        # keys correlated with the queries (as two views are), renormalised
+        k = F.normalize(q + 0.5 * rng.normal(n, d), dim=1).float().double()
+        r = scalar_r()
+        y, g, e = run_loss(lambda q, k, queue: info_nce_queue(q, k, queue, tau),
+                           {"q": q, "k": k, "queue": queue}, ["q", "k"], r)
+        err32 = max(err32, e)
+        out.append({"name": "infonce_queue/" + name, "op": "infonce_queue", "tau": tau,
+                    "inputs": {"q": enc(q), "k": enc(k), "queue": enc(queue), "R": enc(r)},
+                    "expect": dict({"out": enc(y)}, **{k_: enc(v) for k_, v in g.items()})})
+
+    # InfoNCE with in-batch negatives (MoCo v3).
+    for name, n, d, tau, norm in [("n8_d16_tau0.2", 8, 16, 0.2, True), ("n2_d4_tau1", 2, 4, 1.0, True),
+                                  ("n6_d5_tau0.5_raw", 6, 5, 0.5, False)]:
+        if norm:
+            q = normalized(rng, n, d)
+            k = F.normalize(q + 0.5 * rng.normal(n, d), dim=1).float().double()
+        else:
+            q, k = rng.normal(n, d, scale=0.5), rng.normal(n, d, scale=0.5)
+        r = scalar_r()
+        y, g, e = run_loss(lambda q, k: info_nce_batch(q, k, tau), {"q": q, "k": k}, ["q", "k"], r)
+        err32 = max(err32, e)
+        out.append({"name": "infonce_batch/" + name, "op": "infonce_batch", "tau": tau,
+                    "inputs": {"q": enc(q), "k": enc(k), "R": enc(r)},
+                    "expect": dict({"out": enc(y)}, **{k_: enc(v) for k_, v in g.items()})})
+
+    # SimSiam's negative cosine and BYOL's regression loss.
+    for op, fn in [("negative_cosine", negative_cosine), ("byol", byol_loss)]:
+        for name, n, d, scale in [("n8_d16", 8, 16, 1.0), ("n3_d5_scale4", 3, 5, 4.0)]:
+            p = rng.normal(n, d, scale=scale)
+            z = p + rng.normal(n, d, scale=scale)
+            r = scalar_r()
+            y, g, e = run_loss(fn, {"p": p, "z": z}, ["p", "z"], r)
+            err32 = max(err32, e)
+            out.append({"name": op + "/" + name, "op": op,
+                        "inputs": {"p": enc(p), "z": enc(z), "R": enc(r)},
+                        "expect": dict({"out": enc(y)}, **{k_: enc(v) for k_, v in g.items()})})
+
+    # Barlow Twins.
+    for name, n, d, lambd in [("n16_d8_l0.0051", 16, 8, 0.0051), ("n5_d3_l0.5", 5, 3, 0.5)]:
+        z1 = rng.normal(n, d, scale=2.0, offset=0.5)
+        z2 = z1 + rng.normal(n, d)
+        r = scalar_r()
+        y, g, e = run_loss(lambda z1, z2: barlow_twins(z1, z2, lambd)[0], {"z1": z1, "z2": z2}, ["z1", "z2"], r)
+        err32 = max(err32, e)
+        _, on, off = barlow_twins(z1, z2, lambd)
+        out.append({"name": "barlow_twins/" + name, "op": "barlow_twins", "lambda": lambd,
+                    "inputs": {"z1": enc(z1), "z2": enc(z2), "R": enc(r)},
+                    "expect": dict({"out": enc(y), "on_diag": enc(on), "off_diag": enc(off)},
+                                   **{k_: enc(v) for k_, v in g.items()})})
+
+    # VICReg: the full loss and each term alone.  Columns are scaled so that
+    # some standard deviations are below 1 (the hinge is active) and some
+    # above, none near the kink.
+    for name, n, d, w in [("n16_d8_w25_25_1", 16, 8, (25.0, 25.0, 1.0)), ("n16_d8_inv", 16, 8, (1.0, 0.0, 0.0)),
+                          ("n16_d8_var", 16, 8, (0.0, 1.0, 0.0)), ("n16_d8_cov", 16, 8, (0.0, 0.0, 1.0)),
+                          ("n5_d3_w25_25_1", 5, 3, (25.0, 25.0, 1.0))]:
+        cols = torch.tensor([0.3 if j % 2 == 0 else 4.0 for j in range(d)], dtype=torch.float64)
+        z1 = (rng.normal(n, d) * cols).float().double()
+        z2 = (z1 + 0.5 * rng.normal(n, d) * cols).float().double()
+        _, terms, std = vicreg(z1, z2, w)
+        assert float((std - 1).abs().min()) > 0.05, (name, std)
+        r = scalar_r()
+        y, g, e = run_loss(lambda z1, z2: vicreg(z1, z2, w)[0], {"z1": z1, "z2": z2}, ["z1", "z2"], r)
+        err32 = max(err32, e)
+        out.append({"name": "vicreg/" + name, "op": "vicreg", "weights": list(w),
+                    "inputs": {"z1": enc(z1), "z2": enc(z2), "R": enc(r)},
+                    "expect": dict({"out": enc(y), "repr": enc(terms[0]), "std": enc(terms[1]),
+                                    "cov": enc(terms[2])}, **{k_: enc(v) for k_, v in g.items()})})
+
+    # DINO: 2 global + 2 local student views, 2 teacher views, the centre
+    # before and after update_center.
+    for name, n, kdim, ns, nt, stau, ttau, mom in [("n4_k32_s4_t2", 4, 32, 4, 2, 0.1, 0.04, 0.9),
+                                                   ("n3_k8_s2_t2", 3, 8, 2, 2, 0.2, 0.07, 0.996)]:
+        student = [rng.normal(n, kdim) for _ in range(ns)]
+        teacher = [rng.normal(n, kdim, scale=0.3) for _ in range(nt)]
+        center = rng.normal(1, kdim, scale=0.1)
+        inputs = {"s%d" % i: s for i, s in enumerate(student)}
+        inputs.update({"t%d" % i: t for i, t in enumerate(teacher)})
+        inputs["center"] = center
+        r = scalar_r()
+
+        def fn(center, **v):
+            return dino_loss([v["s%d" % i] for i in range(ns)], [v["t%d" % i] for i in range(nt)],
+                             center, stau, ttau)
+        y, g, e = run_loss(fn, inputs, ["s%d" % i for i in range(ns)], r)
+        err32 = max(err32, e)
+        after = dino_update_center(center, teacher, mom)
+        out.append({"name": "dino/" + name, "op": "dino", "student_tau": stau, "teacher_tau": ttau,
+                    "momentum": mom, "n_student": ns, "n_teacher": nt,
+                    "inputs": dict({k_: enc(v.reshape(kdim) if k_ == "center" else v) for k_, v in inputs.items()},
+                                   R=enc(r)),
+                    "expect": dict({"out": enc(y), "center_after": enc(after.reshape(kdim))},
+                                   **{k_: enc(v) for k_, v in g.items()})})
+    return out, err32
 
 
 def main(argv):
@@ -1010,9 +1230,10 @@ def main(argv):
         summary.append((path, size, "%d op cases" % len(cases)))
 
     if "losses" in parts:
-        lcases = loss_cases(Rand(31))
+        lcases, loss32 = loss_cases(Rand(31))
         path, size = write("losses.json", {"cases": lcases})
-        summary.append((path, size, "%d loss cases" % len(lcases)))
+        summary.append((path, size, "%d loss cases (torch float32 rel err %.1e, NT-Xent not counted)" % (
+            len(lcases), loss32)))
 
     if "layers" in parts:
         lc = layer_cases(Rand(7))
