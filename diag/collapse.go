@@ -111,12 +111,15 @@ func EffectiveRank(z *tensor.Tensor) float64 {
 	k := min(n, d)
 	ws := getWorkspace()
 	defer workspaces.Put(ws)
-	buf := ws.floats(k*k + 2*k + max(n, d))
-	g, vals, e, row := buf[:k*k], buf[k*k:k*k+k], buf[k*k+k:k*k+2*k], buf[k*k+2*k:]
+	buf := ws.floats(k*k + 2*k + n*d)
+	g, vals, e, x := buf[:k*k], buf[k*k:k*k+k], buf[k*k+k:k*k+2*k], buf[k*k+2*k:]
+	for i, v := range z.Data[:n*d] {
+		x[i] = float64(v)
+	}
 	if d <= n {
-		gramColumns(g, z.Data, n, d, row)
+		gramColumns(g, x, n, d)
 	} else {
-		gramRows(g, z.Data, n, d, row)
+		gramRows(g, x, n, d)
 	}
 	if err := symEigen(g, vals, e, k, false); err != nil {
 		return math.NaN()
@@ -137,37 +140,42 @@ func EffectiveRank(z *tensor.Tensor) float64 {
 	return min(max(math.Exp(h), 1), float64(k))
 }
 
-// gramColumns fills the upper triangle of g (d x d) with z^T z for the
-// n x d matrix z: one rank-1 update per row, in float64. x is scratch of
-// length >= d.
-func gramColumns(g []float64, z []float32, n, d int, x []float64) {
-	x = x[:d]
-	for r := range n {
-		for j, v := range z[r*d : (r+1)*d] {
-			x[j] = float64(v)
-		}
-		for i, xi := range x {
-			if xi == 0 {
-				continue
+// gramBlock is the number of rows of the Gram matrix one parallel item
+// fills: small enough to balance the triangle over the workers, large
+// enough that each pass over z updates a block that stays in L1.
+const gramBlock = 8
+
+// gramColumns fills the upper triangle of g (d x d) with x^T x for the
+// n x d matrix x (float64): rank-1 updates by the rows of x, with blocks of
+// rows of g spread over the worker pool.
+func gramColumns(g, x []float64, n, d int) {
+	blocks := (d + gramBlock - 1) / gramBlock
+	tensor.ParallelItems(blocks, func(_, b int) {
+		lo, hi := b*gramBlock, min((b+1)*gramBlock, d)
+		for r := range n {
+			row := x[r*d : (r+1)*d]
+			for i := lo; i < hi; i++ {
+				if xi := row[i]; xi != 0 {
+					axpy(g[i*d+i:(i+1)*d], row[i:], xi)
+				}
 			}
-			axpy(g[i*d+i:(i+1)*d], x[i:], xi)
 		}
-	}
+	})
 }
 
-// gramRows fills the upper triangle of g (n x n) with z z^T for the n x d
-// matrix z: the dot products of its rows, in float64. x is scratch of
-// length >= d.
-func gramRows(g []float64, z []float32, n, d int, x []float64) {
-	x = x[:d]
-	for i := range n {
-		for j, v := range z[i*d : (i+1)*d] {
-			x[j] = float64(v)
+// gramRows fills the upper triangle of g (n x n) with x x^T for the n x d
+// matrix x (float64): the dot products of its rows, with blocks of rows of
+// g spread over the worker pool.
+func gramRows(g, x []float64, n, d int) {
+	blocks := (n + gramBlock - 1) / gramBlock
+	tensor.ParallelItems(blocks, func(_, b int) {
+		for i := b * gramBlock; i < min((b+1)*gramBlock, n); i++ {
+			xi := x[i*d : (i+1)*d]
+			for j := i; j < n; j++ {
+				g[i*n+j] = dot(xi, x[j*d:(j+1)*d])
+			}
 		}
-		for j := i; j < n; j++ {
-			g[i*n+j] = dot(x, z[j*d:(j+1)*d])
-		}
-	}
+	})
 }
 
 // axpy adds a*x to y (len(y) == len(x)), four at a time.
@@ -185,20 +193,20 @@ func axpy(y, x []float64, a float64) {
 	}
 }
 
-// dot returns the float64 dot product of x and y (len(y) >= len(x)) with
-// four partial sums.
-func dot(x []float64, y []float32) float64 {
+// dot returns the dot product of x and y (len(y) >= len(x)) with four
+// partial sums.
+func dot(x, y []float64) float64 {
 	y = y[:len(x)]
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * float64(y[i])
-		s1 += x[i+1] * float64(y[i+1])
-		s2 += x[i+2] * float64(y[i+2])
-		s3 += x[i+3] * float64(y[i+3])
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
 	}
 	for ; i < len(x); i++ {
-		s0 += x[i] * float64(y[i])
+		s0 += x[i] * y[i]
 	}
 	return (s0 + s1) + (s2 + s3)
 }

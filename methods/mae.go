@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 
 	"selfsup/autograd"
+	"selfsup/data/augment"
+	"selfsup/data/loader"
 	"selfsup/nn"
 	"selfsup/tensor"
 )
@@ -207,3 +209,81 @@ func maskedMSE(pred *autograd.Var, target *tensor.Tensor, hidden [][]int) *autog
 	}
 	return autograd.MSE(ph, autograd.Const(th))
 }
+
+// MAEParams are the masked autoencoder method's hyper-parameters (He et al.
+// 2021; the decoder is sized down for small images).
+type MAEParams struct {
+	MaskRatio    float64       `json:"mask_ratio"`    // 0.75
+	DecoderDim   int           `json:"decoder_dim"`   // 128 (512 in the paper)
+	DecoderDepth int           `json:"decoder_depth"` // 2 (8)
+	DecoderHeads int           `json:"decoder_heads"` // 4 (16)
+	NormPixLoss  bool          `json:"norm_pix_loss"` // true
+	Augment      AugmentParams `json:"augment"`
+}
+
+// DefaultMAEParams returns the defaults.
+func DefaultMAEParams() MAEParams {
+	return MAEParams{MaskRatio: 0.75, DecoderDim: 128, DecoderDepth: 2, DecoderHeads: 4, NormPixLoss: true,
+		Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+}
+
+// MAE is the masked-autoencoder method: MAEModel trained on one lightly
+// augmented view (random resized crop with scale (0.2, 1), flip).
+type MAE struct {
+	P     MAEParams
+	Model *MAEModel
+	views []augment.Transform
+}
+
+func init() {
+	register("mae", "MAE: a ViT encodes the visible 25% of patches, a light decoder reconstructs the rest (He et al. 2021); ViT only",
+		TrainDefaults{Optimizer: "adamw", LR: 1.5e-4, WeightDecay: 0.05, WarmupFrac: 0.1},
+		func(s Spec, r *rand.Rand) (Method, error) {
+			p := DefaultMAEParams()
+			if err := decodeParams(s, &p); err != nil {
+				return nil, err
+			}
+			enc, err := nn.NewBackbone(s.Backbone, r)
+			if err != nil {
+				return nil, err
+			}
+			vit, ok := enc.(*nn.ViT)
+			if !ok {
+				return nil, fmt.Errorf("mae needs a ViT backbone (--arch vit-tiny or vit-small), not %s", s.Backbone.Arch)
+			}
+			model, err := NewMAEModel(vit, MAEConfig{MaskRatio: p.MaskRatio, DecoderDim: p.DecoderDim,
+				DecoderDepth: p.DecoderDepth, DecoderHeads: p.DecoderHeads, NormPixLoss: p.NormPixLoss}, r)
+			if err != nil {
+				return nil, err
+			}
+			o := augment.Options{Size: viewSize(s), Scale: [2]float64{0.2, 1}, Ratio: augment.DefaultRatio, Flip: 0.5}
+			o = p.Augment.apply(o, s.Backbone.InChannels)
+			return &MAE{P: p, Model: model, views: []augment.Transform{o.Pipeline()}}, nil
+		})
+}
+
+// Encoder implements Method.
+func (m *MAE) Encoder() nn.Backbone { return m.Model.Encoder }
+
+// Views implements Method.
+func (m *MAE) Views() []augment.Transform { return m.views }
+
+// Loss implements Method.
+func (m *MAE) Loss(b loader.Batch, r *rand.Rand) Output {
+	return Output{Loss: m.Model.Forward(b.Views[0], r).Loss}
+}
+
+// PretextMetrics implements PretextEvaluator: the masked-patch
+// reconstruction error.
+func (m *MAE) PretextMetrics(b loader.Batch, r *rand.Rand) map[string]float64 {
+	return map[string]float64{"masked_mse": float64(m.Model.Forward(b.Views[0], r).Loss.Item())}
+}
+
+// AfterStep implements Method (nothing to update).
+func (m *MAE) AfterStep(float64) {}
+
+// Collect implements nn.Module.
+func (m *MAE) Collect(prefix string, s *nn.State) { m.Model.Collect(prefix, s) }
+
+// SetTraining implements nn.Module.
+func (m *MAE) SetTraining(on bool) { m.Model.SetTraining(on) }

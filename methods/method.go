@@ -36,6 +36,16 @@ type Method interface {
 	AfterStep(progress float64)
 }
 
+// PretextEvaluator is implemented by methods whose pretext task has a
+// metric of its own (rotation accuracy, reconstruction error): the first
+// evaluation the lecture names. The trainer calls it, in evaluation mode
+// and without gradients, on batches of held-out images (made with the
+// method's Views) after every epoch and logs the averages under
+// "heldout_<name>".
+type PretextEvaluator interface {
+	PretextMetrics(b loader.Batch, r *rand.Rand) map[string]float64
+}
+
 // Output is one step's loss and the extra numbers worth logging.
 type Output struct {
 	Loss    *autograd.Var

@@ -32,6 +32,10 @@ func TestBuildValidatesSpecs(t *testing.T) {
 		{"bad tau", tinySpec(`{"tau":0}`), "temperature"},
 		{"unknown method", Spec{Method: "nope", Backbone: tinySpec("").Backbone}, "unknown method"},
 		{"unknown arch", Spec{Method: "simclr", Backbone: nn.BackboneConfig{Arch: "nope", InChannels: 1, ImageSize: 16}}, "unknown backbone"},
+		{"mae on a resnet", Spec{Method: "mae", Backbone: tinySpec("").Backbone}, "needs a ViT"},
+		{"dino bad tau", Spec{Method: "dino", Backbone: tinySpec("").Backbone, Params: []byte(`{"student_tau":-1}`)}, "student_tau"},
+		{"moco bad version", Spec{Method: "moco", Backbone: tinySpec("").Backbone, Params: []byte(`{"version":3,"queue_size":64}`)}, "version"},
+		{"cpc grid too small", Spec{Method: "cpc", Backbone: tinySpec("").Backbone, Params: []byte(`{"patch":16}`)}, "prediction steps"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

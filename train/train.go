@@ -24,6 +24,7 @@ import (
 	"selfsup/checkpoint"
 	"selfsup/data"
 	"selfsup/data/loader"
+	"selfsup/diag"
 	"selfsup/internal/atomicfile"
 	"selfsup/methods"
 	"selfsup/nn"
@@ -70,6 +71,11 @@ type Config struct {
 	Progress io.Writer `json:"-"`
 	// Resume continues from the newest checkpoint in RunDir.
 	Resume bool `json:"-"`
+	// Heldout, when set, holds images the method's pretext metric (see
+	// methods.PretextEvaluator) is measured on after every epoch; at most
+	// HeldoutBatches batches of it are used (0: 8).
+	Heldout        data.Dataset `json:"-"`
+	HeldoutBatches int          `json:"-"`
 	// OnEpoch, when set, runs after every epoch (an online monitor); the
 	// numbers it returns are logged with the epoch's metrics.
 	OnEpoch func(epoch int, m methods.Method) (map[string]float64, error) `json:"-"`
@@ -299,6 +305,15 @@ func (r *run) epoch(ctx context.Context, epoch int) (stopped bool, err error) {
 // the epoch checkpoint when checkpoints go by epoch.
 func (r *run) endEpoch(ep int) error {
 	extra := map[string]float64{"epoch_loss": r.epochLoss / float64(r.epochN)}
+	if pe, ok := r.m.(methods.PretextEvaluator); ok && r.cfg.Heldout != nil {
+		hm, err := heldoutMetrics(pe, r.m, r.cfg, ep)
+		if err != nil {
+			return fmt.Errorf("epoch %d held-out pretext metric: %w", ep, err)
+		}
+		for k, v := range hm {
+			extra["heldout_"+k] = v
+		}
+	}
 	if r.cfg.OnEpoch != nil {
 		more, err := r.cfg.OnEpoch(ep, r.m)
 		if err != nil {
@@ -321,6 +336,51 @@ func (r *run) endEpoch(ep int) error {
 		return r.save()
 	}
 	return nil
+}
+
+// heldoutMetrics averages a method's pretext metrics over held-out batches
+// (evaluation mode, no gradient, fixed seeds so epochs compare).
+func heldoutMetrics(pe methods.PretextEvaluator, m methods.Method, cfg Config, epoch int) (map[string]float64, error) {
+	nb := cfg.HeldoutBatches
+	if nb <= 0 {
+		nb = 8
+	}
+	ld, err := loader.New(cfg.Heldout, loader.Config{BatchSize: cfg.BatchSize, Views: m.Views(), Seed: cfg.Seed ^ 0x4e1d, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	m.SetTraining(false)
+	defer m.SetTraining(true)
+	it := ld.Epoch(context.Background(), 0)
+	defer it.Close()
+	sums := map[string]float64{}
+	n := 0
+	for n < nb {
+		b, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		r := rand.New(rand.NewPCG(cfg.Seed^0x4e1d, uint64(n)))
+		var got map[string]float64
+		if err := autograd.Guard(func() error {
+			autograd.NoGrad(func() { got = pe.PretextMetrics(b, r) })
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		ld.Release(b)
+		for k, v := range got {
+			sums[k] += v
+		}
+		n++
+	}
+	for k := range sums {
+		sums[k] /= float64(max(n, 1))
+	}
+	return sums, nil
 }
 
 // save writes a checkpoint of the current step.
@@ -354,6 +414,10 @@ func (r *run) finish() error {
 	return nil
 }
 
+// rankEvery is how often (in steps) the effective rank of the embeddings is
+// logged.
+const rankEvery = 25
+
 type stepOut struct {
 	loss    float64
 	metrics map[string]float64
@@ -368,6 +432,20 @@ func runStep(m methods.Method, b loader.Batch, cfg Config, step int64, params []
 		o := m.Loss(b, r)
 		out.loss = float64(o.Loss.Item())
 		out.metrics = o.Metrics
+		if o.Embedding != nil {
+			if out.metrics == nil {
+				out.metrics = map[string]float64{}
+			}
+			// collapse diagnostics: the spread every step, the effective
+			// rank (an eigen-decomposition) every rankEvery steps
+			var opts []diag.Option
+			if step%rankEvery != 0 {
+				opts = append(opts, diag.WithoutRank())
+			}
+			for k, v := range diag.Collapse(o.Embedding.Value, opts...) {
+				out.metrics[k] = v
+			}
+		}
 		if err := o.Loss.Backward(); err != nil {
 			return err
 		}
