@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"selfsup/checkpoint"
+	"selfsup/data"
 	"selfsup/runlog"
 	"selfsup/train"
 )
@@ -161,6 +164,11 @@ func TestUsageAndErrors(t *testing.T) {
 			stderr: []string{"64 images", "128"}},
 		{name: "resume without checkpoint", args: with([]string{"pretrain", "--out", filepath.Join(tmp, "fresh"), "--resume", "--batch", "32"}, mnist...), code: 1,
 			stderr: []string{"no checkpoint"}},
+		{name: "pretrain --help lists the monitor", args: []string{"pretrain", "--help"}, code: 0, stderr: []string{"-monitor-every", "-monitor-bank", "online kNN"}},
+		{name: "negative --monitor-every", args: with([]string{"pretrain", "--out", out, "--monitor-every", "-1"}, mnist...), code: 2,
+			stderr: []string{"--monitor-every -1"}},
+		{name: "monitor with an empty bank", args: with([]string{"pretrain", "--out", out, "--monitor-every", "1", "--monitor-bank", "0"}, mnist...), code: 2,
+			stderr: []string{"--monitor-bank"}},
 		{name: "eval without protocol", args: []string{"eval"}, code: 2, stderr: []string{"knn or linear"}},
 		{name: "eval unknown protocol", args: []string{"eval", "svm"}, code: 2, stderr: []string{"knn or linear"}},
 		{name: "eval knn without encoder", args: with([]string{"eval", "knn"}, mnist...), code: 2, stderr: []string{"--ckpt", "--baseline"}},
@@ -328,6 +336,76 @@ func TestPretrainResumeEval(t *testing.T) {
 		if v["train_images"] != 256.0 || v["test_images"] != 256.0 || v["feature_dim"] != 256.0 {
 			t.Errorf("eval %s %s: %v; want 256 train and test images of 256-d features", c.proto, c.ckpt, v)
 		}
+	}
+}
+
+// TestPretrainMonitor runs one epoch with the online kNN monitor: the
+// evaluation is printed and logged in the epoch record.
+func TestPretrainMonitor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	_, stderr := mustCLI(t, "pretrain", "--data", "mnist", "--subset", "256", "--batch", "32", "--epochs", "1",
+		"--monitor-every", "1", "--monitor-query", "200", "--out", dir, "--quiet")
+	if !strings.Contains(stderr, "epoch 1: online kNN top-1 ") || !strings.Contains(stderr, "mnist/test") {
+		t.Errorf("stderr lacks the monitor's line or its test split:\n%s", stderr)
+	}
+	recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []int64
+	for _, r := range recs {
+		if v, ok := r.Value(train.KNNTop1Key); ok {
+			// 10 classes: chance is 0.1; the printed percentage is this value.
+			if v <= 0 || v > 1 || !strings.Contains(stderr, fmt.Sprintf("top-1 %.2f%%", 100*v)) {
+				t.Errorf("%s = %v at step %d; stderr:\n%s", train.KNNTop1Key, v, r.Step, stderr)
+			}
+			found = append(found, r.Step)
+		}
+	}
+	if len(found) != 1 || found[0] != 8 {
+		t.Errorf("%s records at steps %v, want one at step 8 (256/32, the end of epoch 1)", train.KNNTop1Key, found)
+	}
+}
+
+// TestMonitorSetsHoldOut: without a test split to open (here: when
+// training on it), the monitor's query images are held out of its bank.
+func TestMonitorSetsHoldOut(t *testing.T) {
+	ds, err := data.Open("mnist", data.OpenOptions{Split: "test", Subset: 120, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := dataFlags{spec: "mnist", split: "test"}
+	bank, query, err := monitorSets(df, ds, 50, 3, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bank.Len()+query.Len() != 120 || query.Len() < 40 || query.Len() > 60 {
+		t.Fatalf("bank %d + query %d images, want 120 with about 50 in the query", bank.Len(), query.Len())
+	}
+	seen := map[string]bool{}
+	for i := range bank.Len() {
+		img, err := bank.Image(i, data.Image{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[fmt.Sprint(img.Pix)] = true
+	}
+	for i := range query.Len() {
+		img, err := query.Image(i, data.Image{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[fmt.Sprint(img.Pix)] {
+			t.Fatalf("query image %d is also in the bank", i)
+		}
+	}
+	// Asking for more than half keeps half for the bank.
+	bank, query, err = monitorSets(df, ds, 1000, 3, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bank.Len() < 50 || query.Len() < 50 {
+		t.Errorf("query of 1000 from 120: bank %d, query %d; want about half each", bank.Len(), query.Len())
 	}
 }
 

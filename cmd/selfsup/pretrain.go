@@ -33,12 +33,21 @@ Trains an image encoder on the images of SPEC with a self-supervised method
 plot to the run directory. Ctrl-C saves a checkpoint and exits; --resume
 continues from the newest checkpoint with the same data order.
 
+--monitor-every N measures the encoder during training: every N epochs it
+classifies --monitor-query labelled images by a kNN vote over the features
+of --monitor-bank labelled training images (class-balanced subsets, fixed
+for the run), prints "epoch E: online kNN top-1 X%" and logs knn_top1 in
+metrics.jsonl. The query images come from the dataset's test split, or,
+when it has none, from training images held out of the bank. It is off by
+default (0) because each evaluation costs a forward pass over both sets.
+
 Data specs: ` + data.SpecForms + `
 
 Examples:
   selfsup pretrain --data mnist --method simclr --arch resnet-small --epochs 2 --out runs/simclr-mnist
   selfsup pretrain --data cifar10:/data/cifar --arch resnet18-cifar --epochs 200 --batch 512 --out runs/c10
   selfsup pretrain --data mnist --out runs/simclr-mnist --resume
+  selfsup pretrain --data mnist --epochs 10 --monitor-every 1 --out runs/watched
   selfsup pretrain --data folder:/photos --image-size 64 --params '{"tau":0.2}' --out runs/photos
 `
 
@@ -109,6 +118,10 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Keep, "keep", 2, "checkpoints to keep")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed (weights, data order, augmentations)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS)")
+	var mon monitorFlags
+	fs.IntVar(&mon.every, "monitor-every", 0, "online kNN evaluation every N epochs (0: off)")
+	fs.IntVar(&mon.bank, "monitor-bank", train.DefaultMonitorBank, "online kNN: labelled training images in the memory bank")
+	fs.IntVar(&mon.query, "monitor-query", train.DefaultMonitorQuery, "online kNN: labelled test images classified")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	if err := parseFlags(fs, args); err != nil {
@@ -134,6 +147,11 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.OnEpoch, err = mon.hook(ctx, df, ds, cfg.Seed, !*quiet, stderr); err != nil {
+		return err
+	}
 	if _, err := runlog.PrepareRunDir(*out, mode, runlog.WithDescribe(describeRun)); err != nil {
 		return err
 	}
@@ -141,8 +159,15 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// pretext-task methods report their own metric on held-out images: the
+	// spec's test split when it has one
+	if held, err := data.Open(df.spec, data.OpenOptions{Split: "test", Resize: df.imageSize}); err == nil {
+		if held.Len() > heldoutImages {
+			idx, _ := data.RandomIndices(held.Len(), heldoutImages, cfg.Seed)
+			held, _ = data.Subset(held, idx)
+		}
+		cfg.Heldout = held
+	}
 	budget := fmt.Sprintf("%d epochs", cfg.Epochs)
 	if cfg.Steps > 0 {
 		budget = fmt.Sprintf("%d steps", cfg.Steps)
@@ -154,6 +179,111 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return reportPretrain(stdout, stderr, res, *jsonOut)
+}
+
+// monitorFlags are pretrain's online kNN monitor flags.
+type monitorFlags struct {
+	every, bank, query int
+}
+
+// hook builds the training loop's OnEpoch hook for the monitor flags (nil
+// when the monitor is off). The bank comes from the training data ds; the
+// query set is the spec's test split when it opens, else training images
+// held out of the bank. Each evaluation prints a line on stderr.
+func (f monitorFlags) hook(ctx context.Context, df dataFlags, ds data.Dataset, seed uint64, bar bool, stderr io.Writer) (func(int, methods.Method) (map[string]float64, error), error) {
+	if f.every < 0 || f.bank < 0 || f.query < 0 {
+		return nil, usageError("--monitor-every %d, --monitor-bank %d and --monitor-query %d must not be negative", f.every, f.bank, f.query)
+	}
+	if f.every == 0 {
+		return nil, nil
+	}
+	if f.bank == 0 || f.query == 0 {
+		return nil, usageError("--monitor-bank and --monitor-query must be positive with --monitor-every")
+	}
+	bank, query, err := monitorSets(df, ds, f.query, seed, stderr)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := train.KNNMonitor(bank, query, train.MonitorConfig{
+		Every: f.every, BankSize: f.bank, QuerySize: f.query, Seed: seed, Context: ctx,
+	})
+	if err != nil {
+		return nil, err
+	}
+	when := "after every epoch"
+	if f.every > 1 {
+		when = fmt.Sprintf("every %d epochs", f.every)
+	}
+	fmt.Fprintf(stderr, "online kNN %s: bank of about %d images of %s, query of about %d of %s\n",
+		when, min(f.bank, bank.Len()), bank.Name(), min(f.query, query.Len()), query.Name())
+	erase := ""
+	if bar && isTerminal(stderr) {
+		erase = "\r\x1b[K" // the line replaces the progress bar's, which is redrawn after
+	}
+	return func(epoch int, m methods.Method) (map[string]float64, error) {
+		out, err := watch(epoch, m)
+		if v, ok := out[train.KNNTop1Key]; ok && err == nil {
+			fmt.Fprintf(stderr, "%sepoch %d: online kNN top-1 %.2f%%\n", erase, epoch, 100*v)
+		}
+		return out, err
+	}, nil
+}
+
+// monitorSets returns the monitor's bank (the training data) and query set:
+// the test split of the same spec (all of it, with every label; the monitor
+// draws its own subset) or, when that does not open, a class-balanced set of
+// up to query labelled training images (at most half of them) that the
+// bank then leaves out.
+func monitorSets(df dataFlags, ds data.Dataset, query int, seed uint64, stderr io.Writer) (bank, test data.Dataset, err error) {
+	if df.split != "test" {
+		tf := df
+		tf.subset, tf.labelsFrac = 0, 0
+		test, err := tf.open(stderr, "test")
+		if err == nil {
+			return ds, test, nil
+		}
+		fmt.Fprintf(stderr, "note: the online kNN query set comes from held-out training images, since the test split does not open: %v\n", err)
+	}
+	var labeled []int
+	for i := range ds.Len() {
+		if ds.Label(i) >= 0 {
+			labeled = append(labeled, i)
+		}
+	}
+	if len(labeled) < 2 {
+		return nil, nil, fmt.Errorf("%s has %d labelled images; the online kNN monitor (--monitor-every) needs labels", ds.Name(), len(labeled))
+	}
+	idx, err := data.ClassBalancedIndices(ds, min(0.5, float64(query)/float64(len(labeled))), seed^0x6d6f6e)
+	if err != nil {
+		return nil, nil, err
+	}
+	held := make(map[int]bool, len(idx))
+	for _, i := range idx {
+		held[i] = true
+	}
+	var rest []int
+	for _, i := range labeled {
+		if !held[i] {
+			rest = append(rest, i)
+		}
+	}
+	if bank, err = data.Subset(ds, rest); err != nil {
+		return nil, nil, err
+	}
+	if test, err = data.Subset(ds, idx); err != nil {
+		return nil, nil, err
+	}
+	return bank, test, nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func reportPretrain(stdout, stderr io.Writer, res train.Result, jsonOut bool) error {
@@ -218,3 +348,8 @@ func describeRun(dir string) string {
 	}
 	return "holds a checkpoint at " + filepath.Base(latest)
 }
+
+
+// heldoutImages bounds the held-out images of pretext metrics (the trainer
+// uses at most a few batches of them).
+const heldoutImages = 2048
