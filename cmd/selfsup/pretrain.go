@@ -349,7 +349,6 @@ func describeRun(dir string) string {
 	return "holds a checkpoint at " + filepath.Base(latest)
 }
 
-
 // heldoutImages bounds the held-out images of pretext metrics (the trainer
 // uses at most a few batches of them).
 const heldoutImages = 2048
