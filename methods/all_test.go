@@ -17,16 +17,17 @@ import (
 
 // smallParams shrinks every method's heads so the test runs in a blink.
 var smallParams = map[string]string{
-	"simclr":  `{"hidden_dim":32,"proj_dim":16}`,
-	"moco":    `{"dim":16,"queue_size":32,"shuffle_groups":2}`,
-	"byol":    `{"proj_hidden":32,"proj_dim":16,"pred_hidden":32}`,
-	"simsiam": `{"proj_dim":32,"pred_hidden":16}`,
-	"barlow":  `{"proj_hidden":32,"proj_dim":32}`,
-	"vicreg":  `{"proj_hidden":32,"proj_dim":32}`,
-	"mocov3":  `{"proj_hidden":32,"proj_dim":16,"pred_hidden":32}`,
-	"dino":    `{"out_dim":64,"hidden_dim":32,"bottleneck_dim":16,"n_local":2}`,
-	"cpc":     `{"context_dim":16}`,
-	"mae":     `{"decoder_dim":16,"decoder_depth":1,"decoder_heads":2}`,
+	"simclr":     `{"hidden_dim":32,"proj_dim":16}`,
+	"moco":       `{"dim":16,"queue_size":32,"shuffle_groups":2}`,
+	"byol":       `{"proj_hidden":32,"proj_dim":16,"pred_hidden":32}`,
+	"simsiam":    `{"proj_dim":32,"pred_hidden":16}`,
+	"barlow":     `{"proj_hidden":32,"proj_dim":32}`,
+	"vicreg":     `{"proj_hidden":32,"proj_dim":32}`,
+	"mocov3":     `{"proj_hidden":32,"proj_dim":16,"pred_hidden":32}`,
+	"dino":       `{"out_dim":64,"hidden_dim":32,"bottleneck_dim":16,"n_local":2}`,
+	"cpc":        `{"context_dim":16}`,
+	"mae":        `{"decoder_dim":16,"decoder_depth":1,"decoder_heads":2}`,
+	"supervised": `{"classes":10}`,
 }
 
 // batchFor makes a batch of random images for a method's views.

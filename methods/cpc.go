@@ -81,8 +81,9 @@ func NewCPC(s Spec, p CPCParams, r *rand.Rand) (*CPC, error) {
 	if err := checkPositive("cpc", "tau", float64(p.Tau)); err != nil {
 		return nil, err
 	}
-	ps := s
-	ps.Backbone.ImageSize = p.Patch
+	// the backbone is built for whole images (evaluation); on the smaller
+	// patches a ResNet pools over what is there and a ViT resamples its
+	// position embedding
 	enc, err := nn.NewBackbone(s.Backbone, r)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,355 @@
+package methods
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"selfsup/autograd"
+	"selfsup/data/augment"
+	"selfsup/data/loader"
+	"selfsup/nn"
+	"selfsup/tensor"
+)
+
+// SplitBrainParams are the split-brain autoencoder's hyper-parameters
+// (Zhang, Isola, Efros 2017).
+type SplitBrainParams struct {
+	// Split names the two disjoint channel groups as "A|B", each a
+	// comma-separated list of channel indices (after the colour conversion
+	// of Space): "0|1,2" is L | ab in Lab, or R | GB without conversion.
+	// Empty: channel 0 against all the others.
+	Split string `json:"split"`
+	// Space is the colour space the channels are split in: "none" (the
+	// channels as given, e.g. RGB, or RGB and depth).
+	Space string `json:"space"`
+	// HeadHidden is the width of each prediction head's hidden 3x3
+	// convolution.
+	HeadHidden int `json:"head_hidden"`
+	// OutScale sets the prediction resolution: the image side divided by
+	// OutScale, rounding up (4, about the paper's resolution).
+	OutScale int `json:"out_scale"`
+	// Augment holds the view recipe (random resized crop, flips; no colour
+	// jitter, which would corrupt the cross-channel targets).
+	Augment AugmentParams `json:"augment"`
+}
+
+// DefaultSplitBrainParams returns the defaults: channel 0 against the
+// rest, predicted at a quarter of the resolution.
+func DefaultSplitBrainParams() SplitBrainParams {
+	return SplitBrainParams{Space: "none", HeadHidden: 64, OutScale: 4, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+}
+
+// SplitBrain is the split-brain autoencoder: two backbones on disjoint
+// channel groups, each with a head predicting the other group's channels
+// from its own (cross-channel prediction), the two L2 regression losses
+// summed. The paper classifies quantised ab values for L -> ab; this
+// implementation regresses both directions with L2 (the paper's regression
+// variant). The representation is both backbones' pooled features
+// concatenated (Encoder returns a SplitBrainEncoder).
+type SplitBrain struct {
+	P     SplitBrainParams
+	Enc   *SplitBrainEncoder
+	Heads [2]*splitHead
+	// down pools the images to the prediction resolution for the targets.
+	down  *resizer
+	views []augment.Transform
+}
+
+// splitHead predicts one group's channels from the other's feature map at
+// out x out: resize, 3x3 conv-BN-ReLU, 1x1 conv.
+type splitHead struct {
+	rs     *resizer
+	Hidden *convBN
+	Pred   *nn.Conv2d
+}
+
+func (h *splitHead) forward(f *autograd.Var) *autograd.Var {
+	y := h.rs.forward(f)
+	z := h.Hidden.forward(y)
+	y.Free()
+	out := h.Pred.Forward(z)
+	z.Free()
+	return out
+}
+
+func (h *splitHead) Collect(prefix string, s *nn.State) {
+	h.Hidden.Collect(prefix+"hidden.", s)
+	h.Pred.Collect(prefix+"pred.", s)
+}
+
+func (h *splitHead) SetTraining(on bool) { h.Hidden.SetTraining(on) }
+
+func init() {
+	register("splitbrain", "split-brain autoencoder: two sub-networks predict each other's channels (L <-> ab, or any channel split), features concatenated (Zhang et al. 2017); needs 2+ channels",
+		// the paper trains with Adam in Caffe; no weight decay here
+		TrainDefaults{Optimizer: "adamw", LR: 1e-3},
+		func(s Spec, r *rand.Rand) (Method, error) {
+			p := DefaultSplitBrainParams()
+			if err := decodeParams(s, &p); err != nil {
+				return nil, err
+			}
+			return NewSplitBrain(s, p, r)
+		})
+}
+
+// ParseChannelSplit parses "A|B" (comma-separated channel indices on each
+// side) for images of c channels: both groups non-empty, disjoint, indices
+// in [0, c). The groups need not cover every channel. Empty means "0|1..c-1".
+func ParseChannelSplit(split string, c int) ([2][]int, error) {
+	var g [2][]int
+	if c < 2 {
+		return g, fmt.Errorf("splitbrain: %d-channel images cannot be split into two channel groups (it needs at least 2 channels: colour, or e.g. RGB and depth)", c)
+	}
+	if split == "" {
+		g[0] = []int{0}
+		for i := 1; i < c; i++ {
+			g[1] = append(g[1], i)
+		}
+		return g, nil
+	}
+	sides := strings.Split(split, "|")
+	if len(sides) != 2 {
+		return g, fmt.Errorf("splitbrain: split %q must be two channel lists separated by one '|', as in \"0|1,2\"", split)
+	}
+	seen := map[int]bool{}
+	for i, side := range sides {
+		for _, f := range strings.Split(side, ",") {
+			f = strings.TrimSpace(f)
+			k, err := strconv.Atoi(f)
+			if err != nil {
+				return g, fmt.Errorf("splitbrain: split %q: %q is not a channel index", split, f)
+			}
+			if k < 0 || k >= c {
+				return g, fmt.Errorf("splitbrain: split %q: channel %d is out of range for %d-channel images", split, k, c)
+			}
+			if seen[k] {
+				return g, fmt.Errorf("splitbrain: split %q: channel %d appears twice (the groups must be disjoint)", split, k)
+			}
+			seen[k] = true
+			g[i] = append(g[i], k)
+		}
+	}
+	return g, nil
+}
+
+// NewSplitBrain builds the split-brain autoencoder for the backbone s
+// describes (each half gets its own copy, with its group's channel count).
+func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error) {
+	c, size := s.Backbone.InChannels, viewSize(s)
+	groups, err := ParseChannelSplit(p.Split, c)
+	if err != nil {
+		return nil, err
+	}
+	if p.Space != "none" {
+		return nil, fmt.Errorf("splitbrain: space %q is not supported (\"none\": the channels as given)", p.Space)
+	}
+	if p.HeadHidden < 1 {
+		return nil, fmt.Errorf("splitbrain: head_hidden %d must be at least 1", p.HeadHidden)
+	}
+	if p.OutScale < 1 || p.OutScale > size {
+		return nil, fmt.Errorf("splitbrain: out_scale %d must be in [1, %d] (the image side)", p.OutScale, size)
+	}
+	out := (size + p.OutScale - 1) / p.OutScale
+	m := &SplitBrain{P: p, Enc: &SplitBrainEncoder{Groups: groups}, down: newResizer(size, size, out, out)}
+	for i, g := range groups {
+		cfg := s.Backbone
+		cfg.InChannels = len(g)
+		enc, err := nn.NewBackbone(cfg, r)
+		if err != nil {
+			return nil, err
+		}
+		fc, fh, fw, err := mapShape(enc, len(g), size)
+		if err != nil {
+			return nil, fmt.Errorf("splitbrain: %s on %dx%d images: %w", cfg.Arch, size, size, err)
+		}
+		m.Enc.Nets[i] = enc
+		m.Heads[i] = &splitHead{rs: newResizer(fh, fw, out, out), Hidden: newConvBN(fc, p.HeadHidden, 3, r),
+			Pred: newOutputConv(p.HeadHidden, len(groups[1-i]), 1, 1, r)}
+	}
+	o := augment.Options{Size: size, Scale: [2]float64{0.2, 1}, Ratio: augment.DefaultRatio, Flip: 0.5}
+	o = p.Augment.apply(o, c)
+	o.Mean, o.Std = nil, nil // the targets are the raw channels
+	m.views = []augment.Transform{o.Pipeline()}
+	return m, nil
+}
+
+// predictions runs both halves on their groups of x and returns each
+// head's error against the other group, downsampled to the prediction
+// resolution (adaptive average pooling).
+func (m *SplitBrain) predictions(x *tensor.Tensor) [2]*autograd.Var {
+	var errs [2]*autograd.Var
+	inputs := m.Enc.split(x)
+	for i := range 2 {
+		f := featureMap(m.Enc.Nets[i], inputs[i])
+		pred := m.Heads[i].forward(f)
+		f.Free()
+		var target *autograd.Var
+		autograd.NoGrad(func() { target = m.down.forward(inputs[1-i]) })
+		errs[i] = autograd.MSE(pred, target)
+		if !autograd.GradEnabled() {
+			pred.Free()
+			target.Free()
+		}
+	}
+	freeInputs(inputs)
+	return errs
+}
+
+// Loss implements Method: the two cross-channel prediction errors summed.
+func (m *SplitBrain) Loss(b loader.Batch, _ *rand.Rand) Output {
+	e := m.predictions(b.Views[0])
+	return Output{Loss: autograd.Add(e[0], e[1]), Metrics: map[string]float64{
+		"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}}
+}
+
+// PretextMetrics implements PretextEvaluator: the mean squared error of
+// each direction's prediction (a is the split's first group).
+func (m *SplitBrain) PretextMetrics(b loader.Batch, _ *rand.Rand) map[string]float64 {
+	e := m.predictions(b.Views[0])
+	return map[string]float64{"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}
+}
+
+// Encoder implements Method.
+func (m *SplitBrain) Encoder() nn.Backbone { return m.Enc }
+
+// Views implements Method.
+func (m *SplitBrain) Views() []augment.Transform { return m.views }
+
+// AfterStep implements Method (nothing to update).
+func (m *SplitBrain) AfterStep(float64) {}
+
+// Collect implements nn.Module.
+func (m *SplitBrain) Collect(prefix string, s *nn.State) {
+	m.Enc.Collect(prefix+"encoder.", s)
+	m.Heads[0].Collect(prefix+"head_a.", s)
+	m.Heads[1].Collect(prefix+"head_b.", s)
+}
+
+// SetTraining implements nn.Module.
+func (m *SplitBrain) SetTraining(on bool) {
+	m.Enc.SetTraining(on)
+	m.Heads[0].SetTraining(on)
+	m.Heads[1].SetTraining(on)
+}
+
+// SplitBrainEncoder is the split-brain representation as one nn.Backbone:
+// it picks each group's channels from the input, runs the group's backbone
+// on them and concatenates the two outputs (features, or per-stage maps
+// along the channel axis, tokens along the feature axis). The channel
+// selection copies the input's values, so no gradient flows back to the
+// input images (none is needed: they are data).
+type SplitBrainEncoder struct {
+	Groups [2][]int
+	Nets   [2]nn.Backbone
+}
+
+// split copies each group's channels of x [N, C, H, W] into its own tensor.
+func (e *SplitBrainEncoder) split(x *tensor.Tensor) [2]*autograd.Var {
+	s := x.Shape()
+	want := 0
+	for _, g := range e.Groups {
+		for _, k := range g {
+			want = max(want, k+1)
+		}
+	}
+	if len(s) != 4 || s[1] < want {
+		panic(&autograd.OpError{Op: "SplitBrainEncoder", Msg: fmt.Sprintf("input %v is not [N, C, H, W] with the %d channels the split %v needs", s, want, e.Groups)})
+	}
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	var out [2]*autograd.Var
+	for i, g := range e.Groups {
+		t := tensor.Buffers.Get(n, len(g), s[2], s[3])
+		for b := 0; b < n; b++ {
+			for j, k := range g {
+				copy(t.Data[(b*len(g)+j)*hw:(b*len(g)+j+1)*hw], x.Data[(b*c+k)*hw:(b*c+k+1)*hw])
+			}
+		}
+		out[i] = autograd.Temp(t)
+	}
+	return out
+}
+
+// freeInputs returns the split inputs to the pool when no graph holds them.
+func freeInputs(in [2]*autograd.Var) {
+	if !autograd.GradEnabled() {
+		in[0].Free()
+		in[1].Free()
+	}
+}
+
+// Forward implements nn.Layer: the two backbones' features concatenated,
+// [N, OutDim].
+func (e *SplitBrainEncoder) Forward(x *autograd.Var) *autograd.Var {
+	in := e.split(x.Value)
+	a := e.Nets[0].Forward(in[0])
+	b := e.Nets[1].Forward(in[1])
+	freeInputs(in)
+	out := autograd.Concat(1, a, b)
+	a.Free()
+	b.Free()
+	return out
+}
+
+// OutDim implements nn.Backbone: the sum of both halves' widths.
+func (e *SplitBrainEncoder) OutDim() int { return e.Nets[0].OutDim() + e.Nets[1].OutDim() }
+
+// NumStages implements nn.Backbone (both halves share the architecture).
+func (e *SplitBrainEncoder) NumStages() int { return min(e.Nets[0].NumStages(), e.Nets[1].NumStages()) }
+
+// ForwardStages implements nn.Backbone: each half's stage outputs,
+// concatenated stage by stage (maps [N, C, H, W] along C, ViT tokens
+// [N, T, D] along D).
+func (e *SplitBrainEncoder) ForwardStages(x *autograd.Var, upto int, keep bool) []*autograd.Var {
+	in := e.split(x.Value)
+	a := e.Nets[0].ForwardStages(in[0], upto, keep)
+	b := e.Nets[1].ForwardStages(in[1], upto, keep)
+	freeInputs(in)
+	out := make([]*autograd.Var, len(a))
+	for i := range a {
+		axis := 1
+		if a[i].Value.Dims() == 3 {
+			axis = 2
+		}
+		out[i] = autograd.Concat(axis, a[i], b[i])
+		a[i].Free()
+		b[i].Free()
+	}
+	return out
+}
+
+// StageModules implements nn.Backbone: stage i of both halves together, so
+// freezing the first k stages freezes them in both.
+func (e *SplitBrainEncoder) StageModules() []nn.Module {
+	a, b := e.Nets[0].StageModules(), e.Nets[1].StageModules()
+	out := make([]nn.Module, min(len(a), len(b)))
+	for i := range out {
+		out[i] = pairModule{a[i], b[i]}
+	}
+	return out
+}
+
+// Collect implements nn.Module: the halves under "a." and "b.".
+func (e *SplitBrainEncoder) Collect(prefix string, s *nn.State) {
+	pairModule{e.Nets[0], e.Nets[1]}.Collect(prefix, s)
+}
+
+// SetTraining implements nn.Module.
+func (e *SplitBrainEncoder) SetTraining(on bool) {
+	e.Nets[0].SetTraining(on)
+	e.Nets[1].SetTraining(on)
+}
+
+// pairModule is two modules side by side, named "a." and "b.".
+type pairModule [2]nn.Module
+
+func (p pairModule) Collect(prefix string, s *nn.State) {
+	p[0].Collect(prefix+"a.", s)
+	p[1].Collect(prefix+"b.", s)
+}
+
+func (p pairModule) SetTraining(on bool) {
+	p[0].SetTraining(on)
+	p[1].SetTraining(on)
+}
