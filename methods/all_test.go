@@ -30,12 +30,21 @@ var smallParams = map[string]string{
 	"supervised": `{"classes":10}`,
 }
 
+// smallChannels gives methods that need colour 3-channel test images.
+var smallChannels = map[string]int{"splitbrain": 3, "colorization": 3}
+
 // batchFor makes a batch of random images for a method's views.
 func batchFor(t *testing.T, views []augment.Transform, n int, r *rand.Rand) loader.Batch {
 	t.Helper()
+	return batchForChannels(t, views, 1, n, r)
+}
+
+// batchForChannels is batchFor for images of the given channel count.
+func batchForChannels(t *testing.T, views []augment.Transform, channels, n int, r *rand.Rand) loader.Batch {
+	t.Helper()
 	b := loader.Batch{Indices: make([]int, n), Labels: make([]int, n)}
 	for _, v := range views {
-		c, h, w, err := v.OutShape(1, 16, 16)
+		c, h, w, err := v.OutShape(channels, 16, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +62,11 @@ func TestEveryMethodTrainsAStep(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(9, 9))
-			spec := Spec{Method: name, Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: 1, ImageSize: 16}}
+			channels := 1
+			if c, ok := smallChannels[name]; ok {
+				channels = c
+			}
+			spec := Spec{Method: name, Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: channels, ImageSize: 16}}
 			if name == "mae" {
 				spec.Backbone.Arch = "vit-tiny"
 			}
@@ -80,7 +93,7 @@ func TestEveryMethodTrainsAStep(t *testing.T) {
 				before[p.Name] = p.Var.Value.Data[0]
 			}
 			opt := optim.NewSGD(trained, optim.SGDConfig{LR: 0.1, Momentum: 0.9})
-			b := batchFor(t, m.Views(), 8, r)
+			b := batchForChannels(t, m.Views(), channels, 8, r)
 			out := m.Loss(b, r)
 			l := float64(out.Loss.Item())
 			if math.IsNaN(l) || math.IsInf(l, 0) {

@@ -15,19 +15,19 @@ import (
 // the last feature map of any backbone, a differentiable resize by constant
 // interpolation matrices, and a channel-wise fully connected layer.
 
-// featureMap runs the whole backbone and returns its last feature map
+// backboneMap runs the whole backbone and returns its last feature map
 // [N, C, h, w]. A ResNet's last stage output is returned as is; a ViT's
 // token sequence [N, 1+T, D] is normalised by the ViT's final norm, its CLS
 // token dropped, and the patch tokens laid out on their square grid as
 // [N, D, g, g].
-func featureMap(enc nn.Backbone, x *autograd.Var) *autograd.Var {
+func backboneMap(enc nn.Backbone, x *autograd.Var) *autograd.Var {
 	maps := enc.ForwardStages(x, enc.NumStages(), false)
 	m := maps[len(maps)-1]
 	if m.Value.Dims() == 4 {
 		return m
 	}
 	if m.Value.Dims() != 3 {
-		panic(&autograd.OpError{Op: "featureMap", Msg: fmt.Sprintf("backbone output %v is neither a map [N, C, H, W] nor tokens [N, T, D]", m.Shape())})
+		panic(&autograd.OpError{Op: "backboneMap", Msg: fmt.Sprintf("backbone output %v is neither a map [N, C, H, W] nor tokens [N, T, D]", m.Shape())})
 	}
 	if v, ok := enc.(*nn.ViT); ok {
 		n := v.Norm.Forward(m)
@@ -38,7 +38,7 @@ func featureMap(enc nn.Backbone, x *autograd.Var) *autograd.Var {
 	t := s[1] - 1
 	g := int(math.Round(math.Sqrt(float64(t))))
 	if g*g != t {
-		panic(&autograd.OpError{Op: "featureMap", Msg: fmt.Sprintf("%d patch tokens (after the CLS token) do not form a square grid", t)})
+		panic(&autograd.OpError{Op: "backboneMap", Msg: fmt.Sprintf("%d patch tokens (after the CLS token) do not form a square grid", t)})
 	}
 	p := autograd.Narrow(m, 1, 1, t)
 	m.Free()
@@ -47,17 +47,17 @@ func featureMap(enc nn.Backbone, x *autograd.Var) *autograd.Var {
 	return autograd.Reshape(q, s[0], s[2], g, g)
 }
 
-// mapShape returns the channels and spatial size of enc's last feature map
+// backboneMapShape returns the channels and spatial size of enc's last feature map
 // for c-channel images of side size, by running one blank image through it
 // in evaluation mode (so no batch-norm statistic moves) without gradients.
 // The backbone is left in training mode.
-func mapShape(enc nn.Backbone, c, size int) (ch, h, w int, err error) {
+func backboneMapShape(enc nn.Backbone, c, size int) (ch, h, w int, err error) {
 	err = autograd.Guard(func() error {
 		enc.SetTraining(false)
 		defer enc.SetTraining(true)
 		autograd.NoGrad(func() {
 			x := autograd.Const(tensor.New(1, c, size, size))
-			f := featureMap(enc, x)
+			f := backboneMap(enc, x)
 			s := f.Shape()
 			ch, h, w = s[1], s[2], s[3]
 			f.Free()

@@ -165,6 +165,25 @@ func (m *Jigsaw) Label(order [9]uint8) (int, bool) {
 	return 0, false
 }
 
+// checkPerms makes sure the permutation buffer (perhaps loaded from a
+// checkpoint) holds orders of the 9 tiles, and stops the step with an error
+// the trainer reports (an autograd.OpError) if not.
+func (m *Jigsaw) checkPerms() {
+	s := m.Perms.Shape()
+	if len(s) != 2 || s[1] != 9 || s[0] != m.P.Permutations {
+		panic(&autograd.OpError{Op: "jigsaw", Msg: fmt.Sprintf("permutation buffer has shape %v, want [%d 9]", s, m.P.Permutations)})
+	}
+	for l := 0; l < s[0]; l++ {
+		var seen [9]bool
+		for _, v := range m.Perms.Data[l*9 : (l+1)*9] {
+			if v < 0 || v > 8 || v != float32(int(v)) || seen[int(v)] {
+				panic(&autograd.OpError{Op: "jigsaw", Msg: fmt.Sprintf("permutation %d is %v, not an order of the 9 tiles (a damaged checkpoint?)", l, m.Perms.Data[l*9:(l+1)*9])})
+			}
+			seen[int(v)] = true
+		}
+	}
+}
+
 // Encoder implements Method.
 func (m *Jigsaw) Encoder() nn.Backbone { return m.Enc }
 
@@ -176,6 +195,7 @@ func (m *Jigsaw) Views() []augment.Transform { return m.views }
 // of image i at row 9i+k), and each image's permutation label, drawn
 // uniformly from the set.
 func (m *Jigsaw) Tiles(x *tensor.Tensor, r *rand.Rand) (*tensor.Tensor, []int) {
+	m.checkPerms()
 	n := x.Dim(0)
 	labels := make([]int, n)
 	m.wins = m.wins[:0]

@@ -140,12 +140,17 @@ func JigsawPermutations(n int, seed uint64, selection string) ([][9]uint8, error
 	cached, ok := permCache[key]
 	permCacheMu.Unlock()
 	if !ok {
-		cached = greedyPerms(n, rand.New(rand.NewPCG(seed, 0x6a165a)), selection == SelectMaxMean)
+		cached = selectPerms(n, seed, selection)
 		permCacheMu.Lock()
 		permCache[key] = cached
 		permCacheMu.Unlock()
 	}
 	return append([][9]uint8(nil), cached...), nil
+}
+
+// selectPerms runs the selection JigsawPermutations caches.
+func selectPerms(n int, seed uint64, selection string) [][9]uint8 {
+	return greedyPerms(n, rand.New(rand.NewPCG(seed, 0x6a165a)), selection == SelectMaxMean)
 }
 
 // greedyPerms is JigsawPermutations' selection. score[i] is permutation
@@ -191,7 +196,7 @@ func greedyPerms(n int, r *rand.Rand, mean bool) [][9]uint8 {
 					s = min(s, d)
 				}
 				score[i] = s
-				if chosen[i] {
+				if (best.idx >= 0 && s < best.score) || chosen[i] {
 					continue
 				}
 				rank := i - start

@@ -109,23 +109,27 @@ func trainableParams(m nn.Module) []*autograd.Var {
 	return out
 }
 
+// A few dozen SGD steps on MNIST digits lift each pretext task's held-out
+// accuracy well above chance (measured on a quiet machine: rotation about
+// 0.85, location about 0.5 with all 8 pairs, jigsaw about 0.6 of 64).
 func TestPretextTinyTraining(t *testing.T) {
 	cases := []struct {
 		method, params, key string
 		steps, batch        int
-		lr                  float64
-		chance              float64
+		chance, want        float64
 	}{
-		{"rotation", `{"augment":{"min_scale":1}}`, "rotation_acc", 30, 16, 0.05, 0.25},
-		{"location", `{"pairs":8}`, "location_acc", 30, 32, 0.05, 0.125},
-		{"jigsaw", `{}`, "jigsaw_acc", 30, 32, 0.05, 1.0 / 64},
+		{"rotation", `{}`, "rotation_acc", 24, 12, 1.0 / 4, 0.5},
+		{"location", `{"pairs":8}`, "location_acc", 30, 24, 1.0 / 8, 0.3},
+		{"jigsaw", `{}`, "jigsaw_acc", 30, 24, 1.0 / 64, 0.15},
 	}
 	for _, c := range cases {
 		t.Run(c.method, func(t *testing.T) {
-			before, after := pretextRun(t, c.method, c.params, c.key, c.steps, c.batch, c.lr)
-			_ = before
-			if after < 2*c.chance {
-				t.Fatalf("held-out %s %.3f after training; chance is %.3f", c.key, after, c.chance)
+			before, after := pretextRun(t, c.method, c.params, c.key, c.steps, c.batch, 0.05)
+			if before > 2*c.chance {
+				t.Errorf("held-out %s %.3f before training; chance is %.3f", c.key, before, c.chance)
+			}
+			if after < c.want {
+				t.Fatalf("held-out %s %.3f after training, want at least %.2f (chance %.3f)", c.key, after, c.want, c.chance)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"selfsup/autograd"
+	"selfsup/color"
 	"selfsup/data/augment"
 	"selfsup/data/loader"
 	"selfsup/nn"
@@ -21,8 +22,11 @@ type SplitBrainParams struct {
 	// of Space): "0|1,2" is L | ab in Lab, or R | GB without conversion.
 	// Empty: channel 0 against all the others.
 	Split string `json:"split"`
-	// Space is the colour space the channels are split in: "none" (the
-	// channels as given, e.g. RGB, or RGB and depth).
+	// Space is the colour space the channels are split in: "lab" (3-channel
+	// sRGB images converted to CIE Lab, scaled to L/50 - 1 and a/110,
+	// b/110, about [-1, 1]: the paper's setting), "none" (the channels as
+	// given: RGB, or RGB and depth), or empty: "lab" for 3 channels,
+	// "none" otherwise.
 	Space string `json:"space"`
 	// HeadHidden is the width of each prediction head's hidden 3x3
 	// convolution.
@@ -35,10 +39,11 @@ type SplitBrainParams struct {
 	Augment AugmentParams `json:"augment"`
 }
 
-// DefaultSplitBrainParams returns the defaults: channel 0 against the
-// rest, predicted at a quarter of the resolution.
+// DefaultSplitBrainParams returns the defaults: channel 0 against the rest
+// (L against ab for colour images), predicted at a quarter of the
+// resolution.
 func DefaultSplitBrainParams() SplitBrainParams {
-	return SplitBrainParams{Space: "none", HeadHidden: 64, OutScale: 4, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+	return SplitBrainParams{HeadHidden: 64, OutScale: 4, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
 }
 
 // SplitBrain is the split-brain autoencoder: two backbones on disjoint
@@ -142,8 +147,18 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 	if err != nil {
 		return nil, err
 	}
-	if p.Space != "none" {
-		return nil, fmt.Errorf("splitbrain: space %q is not supported (\"none\": the channels as given)", p.Space)
+	lab := false
+	switch p.Space {
+	case "":
+		lab = c == 3
+	case "lab":
+		if c != 3 {
+			return nil, fmt.Errorf("splitbrain: space \"lab\" needs 3-channel sRGB images, not %d channels (use \"none\")", c)
+		}
+		lab = true
+	case "none":
+	default:
+		return nil, fmt.Errorf("splitbrain: space %q must be \"lab\", \"none\" or empty (lab for colour images)", p.Space)
 	}
 	if p.HeadHidden < 1 {
 		return nil, fmt.Errorf("splitbrain: head_hidden %d must be at least 1", p.HeadHidden)
@@ -152,7 +167,7 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 		return nil, fmt.Errorf("splitbrain: out_scale %d must be in [1, %d] (the image side)", p.OutScale, size)
 	}
 	out := (size + p.OutScale - 1) / p.OutScale
-	m := &SplitBrain{P: p, Enc: &SplitBrainEncoder{Groups: groups}, down: newResizer(size, size, out, out)}
+	m := &SplitBrain{P: p, Enc: &SplitBrainEncoder{Groups: groups, Lab: lab}, down: newResizer(size, size, out, out)}
 	for i, g := range groups {
 		cfg := s.Backbone
 		cfg.InChannels = len(g)
@@ -160,7 +175,7 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 		if err != nil {
 			return nil, err
 		}
-		fc, fh, fw, err := mapShape(enc, len(g), size)
+		fc, fh, fw, err := backboneMapShape(enc, len(g), size)
 		if err != nil {
 			return nil, fmt.Errorf("splitbrain: %s on %dx%d images: %w", cfg.Arch, size, size, err)
 		}
@@ -182,7 +197,7 @@ func (m *SplitBrain) predictions(x *tensor.Tensor) [2]*autograd.Var {
 	var errs [2]*autograd.Var
 	inputs := m.Enc.split(x)
 	for i := range 2 {
-		f := featureMap(m.Enc.Nets[i], inputs[i])
+		f := backboneMap(m.Enc.Nets[i], inputs[i])
 		pred := m.Heads[i].forward(f)
 		f.Free()
 		var target *autograd.Var
@@ -235,14 +250,40 @@ func (m *SplitBrain) SetTraining(on bool) {
 }
 
 // SplitBrainEncoder is the split-brain representation as one nn.Backbone:
-// it picks each group's channels from the input, runs the group's backbone
-// on them and concatenates the two outputs (features, or per-stage maps
-// along the channel axis, tokens along the feature axis). The channel
-// selection copies the input's values, so no gradient flows back to the
-// input images (none is needed: they are data).
+// it converts the input to Lab (when Lab is set), picks each group's
+// channels, runs the group's backbone on them and concatenates the two
+// outputs (features, or per-stage maps along the channel axis, tokens along
+// the feature axis). The conversion and selection copy the input's values,
+// so no gradient flows back to the input images (none is needed: they are
+// data).
 type SplitBrainEncoder struct {
 	Groups [2][]int
 	Nets   [2]nn.Backbone
+	// Lab converts sRGB input to scaled Lab (see SplitBrainParams.Space)
+	// before the split.
+	Lab bool
+}
+
+// labScale maps CIE L in [0, 100] and a, b (about +-110) to about [-1, 1].
+const labScale = 110
+
+// scaledLab returns x [N, 3, H, W] in sRGB as scaled Lab in a pool tensor.
+func scaledLab(x *tensor.Tensor) *tensor.Tensor {
+	hw := x.Dim(2) * x.Dim(3)
+	out := tensor.Buffers.Get(x.Shape()...)
+	if err := color.RGBToLabPlanar(out.Data, x.Data, hw); err != nil {
+		panic(&autograd.OpError{Op: "SplitBrainEncoder", Msg: err.Error()})
+	}
+	for i := 0; i < x.Dim(0); i++ {
+		img := out.Data[i*3*hw : (i+1)*3*hw]
+		for j := range img[:hw] {
+			img[j] = img[j]/50 - 1
+		}
+		for j := hw; j < 3*hw; j++ {
+			img[j] /= labScale
+		}
+	}
+	return out
 }
 
 // split copies each group's channels of x [N, C, H, W] into its own tensor.
@@ -254,8 +295,12 @@ func (e *SplitBrainEncoder) split(x *tensor.Tensor) [2]*autograd.Var {
 			want = max(want, k+1)
 		}
 	}
-	if len(s) != 4 || s[1] < want {
-		panic(&autograd.OpError{Op: "SplitBrainEncoder", Msg: fmt.Sprintf("input %v is not [N, C, H, W] with the %d channels the split %v needs", s, want, e.Groups)})
+	if len(s) != 4 || s[1] < want || (e.Lab && s[1] != 3) {
+		panic(&autograd.OpError{Op: "SplitBrainEncoder", Msg: fmt.Sprintf("input %v is not [N, C, H, W] with the %d channels the split %v needs (3 for Lab: %v)", s, want, e.Groups, e.Lab)})
+	}
+	if e.Lab {
+		x = scaledLab(x)
+		defer tensor.Buffers.Put(x)
 	}
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	var out [2]*autograd.Var
