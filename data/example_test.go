@@ -85,3 +85,19 @@ func ExampleClassBalancedIndices() {
 	fmt.Println(probe.Len(), perClass)
 	// Output: 10 [1 1 1 1 1 1 1 1 1 1]
 }
+
+// ExampleSyntheticShapes reads a generated colour image and its label: no
+// files needed, and image i is the same on every machine.
+func ExampleSyntheticShapes() {
+	ds, err := data.Open("synthetic:shapes:100", data.OpenOptions{Split: "test"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, h, w := ds.Shape()
+	img, _ := ds.Image(3, data.NewImage(c, h, w))
+	fmt.Println(ds.Name(), ds.Len(), "images of", c, h, w)
+	fmt.Println("image 3 is a", ds.Classes()[ds.Label(3)], "with", len(img.Pix), "values")
+	// Output:
+	// synthetic:shapes/test 20 images of 3 32 32
+	// image 3 is a frame with 3072 values
+}

@@ -7,7 +7,7 @@ import (
 )
 
 // SpecForms lists the data spec strings Open accepts, for help texts.
-const SpecForms = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, stl10:DIR, folder:DIR (mnist:DIR and fashion-mnist:DIR read idx files from DIR)"
+const SpecForms = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, stl10:DIR, folder:DIR, synthetic:shapes[:N] (mnist:DIR and fashion-mnist:DIR read idx files from DIR; synthetic:shapes generates N train and N/5 test colour images, default 20000)"
 
 // OpenOptions select the split and the part of a dataset that Open returns.
 // The zero value opens the whole train split.
@@ -53,8 +53,11 @@ type OpenOptions struct {
 
 // Spec is a parsed data spec string.
 type Spec struct {
-	Kind string // mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse, stl10, folder
-	Dir  string // the folder after the colon; empty for the built-in mnist and fashion-mnist
+	Kind string // mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse, stl10, folder, synthetic
+	// Dir is the folder after the colon; empty for the built-in mnist and
+	// fashion-mnist; for synthetic, the generator and its size ("shapes",
+	// "shapes:5000").
+	Dir string
 }
 
 // ParseSpec parses a data spec string such as "cifar10:/data/cifar". A spec
@@ -72,6 +75,10 @@ func ParseSpec(spec string) (Spec, error) {
 	case "cifar10", "cifar100", "cifar100-coarse", "stl10", "folder":
 		if dir == "" {
 			return bad(kind + " needs a folder, as in " + kind + ":DIR")
+		}
+	case "synthetic":
+		if _, err := parseSynthetic(dir); err != nil {
+			return bad(err.Error())
 		}
 	case "":
 		return bad("empty")
@@ -163,6 +170,8 @@ func openBase(s Spec, split string) (Dataset, error) {
 		return openSTL10(s.Dir, split)
 	case "folder":
 		return openFolder(s.String(), s.Dir, split)
+	case "synthetic":
+		return openSynthetic(s.Dir, split)
 	}
 	return nil, fmt.Errorf("bad data spec %q (valid: %s)", s, SpecForms)
 }

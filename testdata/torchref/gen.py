@@ -3,7 +3,7 @@
 
 How to run (from anywhere; needs PyTorch >= 1.13 and NumPy, nothing else):
 
-    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim] [losses]
+    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization]
 
 (no arguments: everything; the whole-network part takes a few minutes).  It
 rewrites these files next to itself (all committed; the Go tests read them
@@ -59,6 +59,18 @@ with encoding/json and never need Python):
                       student, 2 teacher views, centred and sharpened
                       teacher) and update_center (centre before and after).
                       Read by loss/torchref_test.go.
+  colorization.json   the colorization method's classification loss (Zhang et
+                      al. 2016) as its paper defines it: the in-gamut ab
+                      bins of size 10 (the bins that a 65^3 sRGB grid
+                      reaches, Lab with scikit-image's matrix and D65 white
+                      and the exact CIE f), soft-encoded targets (5 nearest
+                      bins, Gaussian sigma 5), class-rebalancing weights
+                      (empirical prior smoothed by a Gaussian of sigma 5 over
+                      the bin centres, mixed with the uniform distribution
+                      with lambda 0.5, normalised to expectation 1), the
+                      per-pixel weighted cross-entropy (mean over pixels)
+                      with its gradient, and the annealed-mean decoding
+                      (T = 0.38).  Read by methods/colorization_torchref_test.go.
 
 Conventions:
 
@@ -1212,13 +1224,95 @@ def loss_cases(rng):
     return out, err32
 
 
+# ---------------------------------------------------------------------------
+# colorization.json
+
+
+def srgb_to_lab(rgb):
+    """sRGB in [0, 1] -> CIE Lab, float64: scikit-image's matrix and D65 white,
+    the exact CIE f (epsilon 216/24389, kappa 24389/27)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                  [0.019334, 0.119193, 0.950227]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    eps, kappa = 216.0 / 24389.0, 24389.0 / 27.0
+    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def gamut_bins(bin_size, steps=65):
+    """Centres of the ab bins (nearest centre on a bin_size grid) that some
+    colour of a steps^3 sRGB grid falls into, sorted by a then b."""
+    v = np.arange(steps) / (steps - 1)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(-1, 3)
+    ab = srgb_to_lab(rgb)[:, 1:]
+    keys = np.unique(np.round(ab / bin_size).astype(np.int64), axis=0)  # lexicographic: a, then b
+    return torch.from_numpy(keys.astype(np.float64) * bin_size)
+
+
+def soft_encode(ab, bins, k, sigma):
+    """The paper's soft encoding: the k nearest bins, Gaussian weights."""
+    d2 = ((ab[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
+    vals, idx = torch.topk(d2, k, dim=1, largest=False)
+    w = torch.exp(-vals / (2 * sigma ** 2))
+    w = w / w.sum(1, keepdim=True)
+    return torch.zeros_like(d2).scatter_(1, idx, w)
+
+
+def rebalance_weights(prior, bins, sigma, lam):
+    """Equation 4: w ~ ((1 - lambda) p~ + lambda / Q)^-1 with E_p~[w] = 1,
+    p~ the empirical distribution smoothed by a Gaussian over the bins."""
+    p = prior / prior.sum()
+    d2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
+    ps = torch.exp(-d2 / (2 * sigma ** 2)) @ p
+    ps = ps / ps.sum()
+    w = 1 / ((1 - lam) * ps + lam / len(p))
+    return w / (ps * w).sum()
+
+
+def colorization_loss(logits, z, w):
+    """Equation 2 averaged over pixels: -sum_q v(Z) Z log softmax(logits),
+    v(Z) = w[argmax Z] (w None: 1)."""
+    v = torch.ones(len(z), dtype=z.dtype) if w is None else w[z.argmax(1)]
+    return -(v[:, None] * z * F.log_softmax(logits, dim=1)).sum() / len(z)
+
+
+def colorization_cases(rng):
+    bins = gamut_bins(10.0)
+    q = len(bins)
+    out = []
+    for name, p, lam, rebalance in [("p12_rebalanced", 12, 0.5, True), ("p7_plain", 7, 0.5, False),
+                                    ("p9_lambda0.9", 9, 0.9, True)]:
+        # targets: the Lab of random colours (some nearly grey, some pure)
+        rgb = rng.uniform(p, 3, lo=0.0, hi=1.0).numpy()
+        rgb[0] = [0.5, 0.5, 0.52]
+        rgb[1] = [1.0, 0.0, 0.0]
+        ab = torch.from_numpy(srgb_to_lab(rgb)[:, 1:]).float().double()
+        logits = leaf(rng.normal(p, q, scale=2.0))
+        counts = torch.floor(rng.uniform(q, lo=-20.0, hi=100.0)).clamp(min=0.0)
+        counts[bins.abs().sum(1) < 25] += 500  # greyish colours are the common ones
+        z = soft_encode(ab, bins, 5, 5.0)
+        w = rebalance_weights(counts, bins, 5.0, lam)
+        loss = colorization_loss(logits, z, w if rebalance else None)
+        loss.backward()
+        annealed = F.softmax(logits.detach() / 0.38, dim=1) @ bins
+        out.append({"name": name, "k": 5, "sigma": 5.0, "prior_sigma": 5.0, "lambda": lam, "rebalance": rebalance,
+                    "temperature": 0.38,
+                    "inputs": {"ab": enc(ab), "logits": enc(logits.detach()), "prior": enc(counts)},
+                    "expect": {"soft_targets": enc(z), "nearest": z.argmax(1).tolist(), "weights": enc(w),
+                               "loss": enc(loss.detach()), "grad_logits": enc(logits.grad),
+                               "annealed_mean": enc(annealed)}})
+    return {"bin_size": 10.0, "bins": enc(bins), "cases": out}
+
+
 def main(argv):
-    """Write the fixtures named in argv (ops, layers, nets, counts, optim, losses), or all."""
-    all_parts = {"ops", "layers", "nets", "counts", "optim", "losses"}
+    """Write the fixtures named in argv (ops, layers, nets, counts, optim, losses, colorization), or all."""
+    all_parts = {"ops", "layers", "nets", "counts", "optim", "losses", "colorization"}
     parts = set(argv) or all_parts
     unknown = parts - all_parts
     if unknown:
-        print("usage: gen.py [ops] [layers] [nets] [counts] [optim] [losses]; unknown: %s" % ", ".join(sorted(unknown)))
+        print("usage: gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization]; unknown: %s" % ", ".join(sorted(unknown)))
         return 2
     summary = []
     if "ops" in parts:
@@ -1234,6 +1328,12 @@ def main(argv):
         path, size = write("losses.json", {"cases": lcases})
         summary.append((path, size, "%d loss cases (torch float32 rel err %.1e, NT-Xent not counted)" % (
             len(lcases), loss32)))
+
+    if "colorization" in parts:
+        fix = colorization_cases(Rand(2016))
+        path, size = write("colorization.json", fix)
+        summary.append((path, size, "%d in-gamut ab bins, %d loss cases" % (len(fix["bins"]["data"]) // 2,
+                                                                           len(fix["cases"]))))
 
     if "layers" in parts:
         lc = layer_cases(Rand(7))
