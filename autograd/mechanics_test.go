@@ -659,3 +659,26 @@ func TestConcurrentIndependentGraphs(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A value computed without a graph (a frozen layer's output) that feeds a
+// trained op must survive Free: the trained op's backward reads it.
+func TestFreeKeepsInputsOfRecordedOps(t *testing.T) {
+	frozen := autograd.Const(tensor.FromData([]float32{1, 2, 3, 4}, 2, 2))
+	h := autograd.Scale(frozen, 2) // no graph: nothing requires a gradient
+	w := autograd.Param(tensor.FromData([]float32{1, 0, 0, 1}, 2, 2), "w")
+	y := autograd.MatMul(h, w, false, false)
+	h.Free() // the layer code's "last use" release
+	if h.Value == nil {
+		t.Fatal("Free released an input that a recorded op's backward needs")
+	}
+	if err := autograd.Sum(y).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	// dL/dw = h^T 1 = column sums of h: [2+6, 2+6] per column pair
+	want := []float32{8, 8, 12, 12}
+	for i, v := range want {
+		if w.Grad.Data[i] != v {
+			t.Fatalf("grad %v, want %v", w.Grad.Data, want)
+		}
+	}
+}

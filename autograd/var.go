@@ -165,6 +165,15 @@ func newResult(op string, out *tensor.Tensor, inputs []*Var, mk func(res *Var) f
 	}
 	res.parents = inputs
 	res.backward = mk(res)
+	// Inputs computed without a graph (a frozen stage's output) are not
+	// released by Backward, but Free must not release them either: this
+	// node's backward may read them.
+	for _, in := range inputs {
+		if in != nil && !in.leaf && in.backward == nil {
+			in.keepValue = true
+			in.keepBases()
+		}
+	}
 	return res
 }
 

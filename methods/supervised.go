@@ -103,8 +103,15 @@ func (m *Supervised) Logits(x *autograd.Var) *autograd.Var {
 // step with an error (an *autograd.OpError panic, which the trainer turns
 // into an error).
 func (m *Supervised) Loss(b loader.Batch, _ *rand.Rand) Output {
+	return m.LossOn(autograd.Const(b.Views[0]), b)
+}
+
+// LossOn is Loss with the batch's images given as x (b.Views[0] wrapped as
+// the caller needs: fine-tuning with frozen stages passes it as a Var that
+// requires a gradient, so that every activation stays on the tape).
+func (m *Supervised) LossOn(x *autograd.Var, b loader.Batch) Output {
 	m.checkLabels(b)
-	z := m.Logits(autograd.Const(b.Views[0]))
+	z := m.Logits(x)
 	top1 := batchTop1(z.Value, b.Labels)
 	return Output{Loss: autograd.CrossEntropy(z, b.Labels, m.P.LabelSmoothing), Metrics: map[string]float64{"top1": top1}}
 }
