@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register("pretrain", "train an encoder without labels (SimCLR, ...)", runPretrain)
+	register("pretrain", "train an encoder without labels (simclr, moco, byol, dino, mae, rotation, jigsaw, ...)", runPretrain)
 }
 
 const pretrainUsage = `
@@ -95,7 +95,7 @@ func (d *dataFlags) open(stderr io.Writer, split string) (data.Dataset, error) {
 }
 
 func runPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pretrain", pretrainUsage, stderr)
+	fs := newFlags("pretrain", pretrainUsage+methodsHelp(), stderr)
 	var df dataFlags
 	df.register(fs, "", "train")
 	method := fs.String("method", "simclr", "method: "+strings.Join(methods.Names(), ", "))
@@ -352,3 +352,18 @@ func describeRun(dir string) string {
 // heldoutImages bounds the held-out images of pretext metrics (the trainer
 // uses at most a few batches of them).
 const heldoutImages = 2048
+
+// methodsHelp lists the registered methods and backbones for --help.
+func methodsHelp() string {
+	var b strings.Builder
+	b.WriteString("\nMethods (--method; --params sets their hyper-parameters as JSON):\n")
+	for _, n := range methods.Names() {
+		fmt.Fprintf(&b, "  %-13s %s\n", n, methods.Summary(n))
+	}
+	b.WriteString("\nBackbones (--arch):\n")
+	archs := nn.Archs()
+	for _, n := range archNames() {
+		fmt.Fprintf(&b, "  %-15s %s\n", n, archs[n])
+	}
+	return b.String()
+}
