@@ -95,6 +95,23 @@ func (f *folder) Image(i int, dst Image) (Image, error) {
 	return dst, nil
 }
 
+// FromImage converts a decoded image to a 3 x H x W float image in [0, 1]
+// exactly as the folder datasets do (grayscale replicated, palettes
+// expanded, alpha dropped keeping the stored colour, premultiplied RGBA
+// un-premultiplied), reusing dst's storage when it is large enough. Code
+// that embeds images outside a dataset (a server) uses it so the same file
+// gives the same input either way.
+func FromImage(img image.Image, dst Image) Image {
+	b := img.Bounds()
+	n := 3 * b.Dx() * b.Dy()
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]float32, n)
+	}
+	dst = Image{C: 3, H: b.Dy(), W: b.Dx(), Pix: dst.Pix[:n]}
+	toRGB(img, dst)
+	return dst
+}
+
 // toRGB writes img into dst (3 x H x W, matching img's bounds) as float32
 // values in [0, 1], with fast paths for the types the decoders return.
 func toRGB(img image.Image, dst Image) {

@@ -172,7 +172,7 @@ func (e *Encoder) Preprocess(img image.Image, dst data.Image) (data.Image, error
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	s.rgb = imageToRGB(img, s.rgb)
+	s.rgb = data.FromImage(img, s.rgb)
 	src := s.rgb
 	if src.H != e.cfg.ImageSize || src.W != e.cfg.ImageSize {
 		rs, err := data.Resized(singleImage{s.rgb}, e.cfg.ImageSize)

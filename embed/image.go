@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	_ "image/gif" // decoders used through image.Decode
 	_ "image/jpeg"
 	_ "image/png"
@@ -57,101 +56,6 @@ func DecodeImage(b []byte, maxPixels int) (image.Image, error) {
 	return img, nil
 }
 
-// byteToUnit maps an 8-bit sample to [0, 1] exactly as the data package
-// does, so an image embedded here and the same file read from a folder
-// dataset give the same input.
-var byteToUnit = func() (t [256]float32) {
-	for i := range t {
-		t[i] = float32(i) / 255
-	}
-	return t
-}()
-
-// imageToRGB converts img to a 3 x H x W float image in [0, 1], reusing
-// dst's storage when it is large enough. It follows the folder datasets of
-// package data (which keep their converter private): grayscale is
-// replicated, palette images expanded, alpha dropped with the stored colour
-// kept (as PIL's convert("RGB")), premultiplied RGBA un-premultiplied.
-func imageToRGB(img image.Image, dst data.Image) data.Image {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	plane := w * h
-	if cap(dst.Pix) < 3*plane {
-		dst.Pix = make([]float32, 3*plane)
-	}
-	dst = data.Image{C: 3, H: h, W: w, Pix: dst.Pix[:3*plane]}
-	R, G, B := dst.Pix[:plane], dst.Pix[plane:2*plane], dst.Pix[2*plane:]
-	switch m := img.(type) {
-	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				o := y*w + x
-				R[o], G[o], B[o] = byteToUnit[r], byteToUnit[g], byteToUnit[bb]
-			}
-		}
-	case *image.Gray:
-		for y := 0; y < h; y++ {
-			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
-			for x, v := range row {
-				o := y*w + x
-				R[o], G[o], B[o] = byteToUnit[v], byteToUnit[v], byteToUnit[v]
-			}
-		}
-	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			for x := 0; x < w; x++ {
-				o := y*w + x
-				R[o], G[o], B[o] = byteToUnit[row[4*x]], byteToUnit[row[4*x+1]], byteToUnit[row[4*x+2]]
-			}
-		}
-	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			for x := 0; x < w; x++ {
-				o := y*w + x
-				r, g, bb, a := row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]
-				switch a {
-				case 255:
-					R[o], G[o], B[o] = byteToUnit[r], byteToUnit[g], byteToUnit[bb]
-				case 0:
-					R[o], G[o], B[o] = 0, 0, 0
-				default: // un-premultiply
-					fa := float32(a)
-					R[o], G[o], B[o] = float32(r)/fa, float32(g)/fa, float32(bb)/fa
-				}
-			}
-		}
-	case *image.Paletted:
-		var pal [256][3]float32
-		for k, c := range m.Palette {
-			if k == 256 {
-				break
-			}
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			pal[k] = [3]float32{byteToUnit[n.R], byteToUnit[n.G], byteToUnit[n.B]}
-		}
-		for y := 0; y < h; y++ {
-			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
-			for x, v := range row {
-				o := y*w + x
-				R[o], G[o], B[o] = pal[v][0], pal[v][1], pal[v][2]
-			}
-		}
-	default: // 16-bit PNG, CMYK JPEG, ...: slow but general
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				n := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-				o := y*w + x
-				R[o], G[o], B[o] = float32(n.R)/65535, float32(n.G)/65535, float32(n.B)/65535
-			}
-		}
-	}
-	return dst
-}
 
 // singleImage is a one-image dataset, so that one uploaded image goes
 // through data.Resized: the very resampler image folders use.
