@@ -56,7 +56,6 @@ func DecodeImage(b []byte, maxPixels int) (image.Image, error) {
 	return img, nil
 }
 
-
 // singleImage is a one-image dataset, so that one uploaded image goes
 // through data.Resized: the very resampler image folders use.
 type singleImage struct{ img data.Image }
