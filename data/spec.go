@@ -7,7 +7,7 @@ import (
 )
 
 // SpecForms lists the data spec strings Open accepts, for help texts.
-const SpecForms = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, stl10:DIR, folder:DIR, synthetic:shapes[:N] (mnist:DIR and fashion-mnist:DIR read idx files from DIR; synthetic:shapes generates N train and N/5 test colour images, default 20000)"
+const SpecForms = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, stl10:DIR, folder:DIR, synthetic:shapes[:N], frames:DIR[#clip=4,step=1], synthetic-video[:videos=400,frames=24,size=64,objects=3,clip=4,step=2] (mnist:DIR and fashion-mnist:DIR read idx files from DIR; synthetic:shapes generates N train and N/5 test colour images, default 20000; frames:DIR and synthetic-video are video clips, each image CLIP frames STEP apart stacked along the channels (3*CLIP channels): frames:DIR reads one sub-folder of frame images per video, synthetic-video draws moving textured shapes with N/5 held-out test videos)"
 
 // OpenOptions select the split and the part of a dataset that Open returns.
 // The zero value opens the whole train split.
@@ -53,10 +53,12 @@ type OpenOptions struct {
 
 // Spec is a parsed data spec string.
 type Spec struct {
-	Kind string // mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse, stl10, folder, synthetic
+	Kind string // mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse, stl10, folder, synthetic, frames, synthetic-video
 	// Dir is the folder after the colon; empty for the built-in mnist and
 	// fashion-mnist; for synthetic, the generator and its size ("shapes",
-	// "shapes:5000").
+	// "shapes:5000"); for frames, the folder and any clip options
+	// ("DIR#clip=3,step=2"); for synthetic-video, its options
+	// ("videos=200,size=48").
 	Dir string
 }
 
@@ -78,6 +80,14 @@ func ParseSpec(spec string) (Spec, error) {
 		}
 	case "synthetic":
 		if _, err := parseSynthetic(dir); err != nil {
+			return bad(err.Error())
+		}
+	case "frames":
+		if _, _, _, err := parseFramesSpec(dir); err != nil {
+			return bad(err.Error())
+		}
+	case "synthetic-video":
+		if _, err := ParseSyntheticVideo(dir); err != nil {
 			return bad(err.Error())
 		}
 	case "":
@@ -172,6 +182,10 @@ func openBase(s Spec, split string) (Dataset, error) {
 		return openFolder(s.String(), s.Dir, split)
 	case "synthetic":
 		return openSynthetic(s.Dir, split)
+	case "frames":
+		return openFrames(s.Dir, split)
+	case "synthetic-video":
+		return openSyntheticVideo(s.Dir, split)
 	}
 	return nil, fmt.Errorf("bad data spec %q (valid: %s)", s, SpecForms)
 }

@@ -27,6 +27,7 @@ Usage:
   selfsup data fetch NAME [--dir DIR] [--base-url URL]
   selfsup data info --data SPEC [--split train]
   selfsup data throughput --data SPEC [--method simclr] [--batch 256] [--batches 40]
+  selfsup data video-synth --out DIR [--videos 20] [--split test]
 
 fetch downloads one of ` + "cifar10, cifar100, stl10" + ` (the official archive),
 checks its MD5, unpacks it under DIR (default ./datasets) and deletes the
@@ -34,7 +35,8 @@ archive; an interrupted download resumes, and data already in place is kept.
 info opens a data spec and prints what it holds. throughput measures how
 many augmented views per second the loader alone delivers with a method's
 augmentations (compare it with the views/s that pretrain reports: when it is
-higher, the trainer never waits for data).
+higher, the trainer never waits for data). video-synth writes synthetic
+videos with their masks and keypoints for selfsup track (see its --help).
 
 Data specs: ` + data.SpecForms + `
 
@@ -48,7 +50,7 @@ Examples:
 func runData(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, strings.TrimSpace(dataUsage))
-		return usageError("a sub-command is needed: fetch or info")
+		return usageError("a sub-command is needed: fetch, info, throughput or video-synth")
 	}
 	switch args[0] {
 	case "fetch":
@@ -57,11 +59,13 @@ func runData(args []string, stdout, stderr io.Writer) error {
 		return runDataInfo(args[1:], stdout, stderr)
 	case "throughput":
 		return runDataThroughput(args[1:], stdout, stderr)
+	case "video-synth":
+		return runDataVideoSynth(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, strings.TrimSpace(dataUsage))
 		return nil
 	}
-	return usageError("unknown sub-command %q (fetch, info or throughput)", args[0])
+	return usageError("unknown sub-command %q (fetch, info, throughput or video-synth)", args[0])
 }
 
 func runDataFetch(args []string, stdout, stderr io.Writer) error {

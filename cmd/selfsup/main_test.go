@@ -181,7 +181,7 @@ func TestUsageAndErrors(t *testing.T) {
 			stderr: []string{notCkpt, "not a checkpoint"}},
 		{name: "eval ckpt missing", args: with([]string{"eval", "knn", "--ckpt", filepath.Join(tmp, "nowhere")}, mnist...), code: 1,
 			stderr: []string{filepath.Join(tmp, "nowhere")}},
-		{name: "data without sub-command", args: []string{"data"}, code: 2, stderr: []string{"fetch or info"}},
+		{name: "data without sub-command", args: []string{"data"}, code: 2, stderr: []string{"fetch, info, throughput or video-synth"}},
 		{name: "data unknown sub-command", args: []string{"data", "list"}, code: 2, stderr: []string{`"list"`}},
 		{name: "data info without spec", args: []string{"data", "info"}, code: 2, stderr: []string{"--data is required"}},
 		{name: "data fetch unknown", args: []string{"data", "fetch", "imagenet", "--dir", filepath.Join(tmp, "ds")}, code: failed,
