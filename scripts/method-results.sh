@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Reproduces the contrastive-family table of docs/results.md: every method
-# pretrains the same backbone for the same number of epochs on MNIST and on
-# Fashion-MNIST (papers' defaults, plus one small-image adjustment for all:
-# crops of at least 30% of the image, no flips on digits), then the frozen
-# encoder is evaluated by kNN and the linear probe. One JSON line per row is
-# appended to $OUT/results.jsonl; rerunning skips rows already there.
+# Reproduces the method tables of docs/results.md: every method pretrains for
+# the same number of epochs with batch 256 (papers' defaults otherwise, plus
+# one small-image adjustment for all: crops of at least 30% of the image, no
+# flips on digits), then its frozen encoder is evaluated by kNN and by the
+# linear probe (selfsup eval probes) in the same harness as the raw-pixel and
+# random-init baselines. Convolutional
+# methods use resnet-small, MAE vit-tiny (each has its own random-init row).
+# The run's last held-out pretext metrics (the heldout_* keys of its
+# metrics.jsonl) go into the row. One JSON line per row is appended to
+# $OUT/results.jsonl; rerunning skips rows already there.
 #
-# Usage: scripts/contrastive-results.sh [OUT] [EPOCHS]   (defaults: runs/results, 1)
+# Usage: scripts/method-results.sh [OUT] [EPOCHS]   (defaults: runs/results, 1)
+# Environment: METHODS (default: the contrastive and grey-image pretext
+# methods), DATASETS (default: "mnist fashion-mnist"), EXTRA_PARAMS_<method>
+# (JSON members added to that method's --params, e.g. EXTRA_PARAMS_byol=
+# '"base_momentum":0.99'), ROW_SUFFIX (appended to the row name of such runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/results}
@@ -16,32 +24,56 @@ bin="$out/selfsup"
 go build -o "$bin" ./cmd/selfsup
 results="$out/results.jsonl"
 touch "$results"
-methods=${METHODS:-"simclr moco mocov3 byol simsiam barlow vicreg dino cpc"}
-for data in mnist fashion-mnist; do
+methods=${METHODS:-"simclr moco mocov3 byol simsiam barlow vicreg dino cpc rotation location jigsaw inpainting mae"}
+datasets=${DATASETS:-"mnist fashion-mnist"}
+suffix=${ROW_SUFFIX:-}
+
+archOf() { if [ "$1" = mae ] || [ "$1" = random-vit ]; then echo vit-tiny; else echo resnet-small; fi; }
+
+for data in $datasets; do
   flip=false
-  [ "$data" = fashion-mnist ] && flip=true
-  params="{\"augment\":{\"min_scale\":0.3,\"flip\":$flip}}"
-  for row in random $methods; do
-    if grep -q "\"row\":\"$row\",\"data\":\"$data\"" "$results"; then continue; fi
-    run="$out/$row-$data"
-    if [ "$row" = random ]; then
-      src=(--baseline random --arch resnet-small)
+  [ "$data" != mnist ] && flip=true
+  rows="pixels random"
+  case " $methods " in *" mae "*) rows="pixels random random-vit" ;; esac
+  for row in $rows $methods; do
+    method=$row
+    name=$row
+    arch=$(archOf "$row")
+    params="{\"augment\":{\"min_scale\":0.3,\"flip\":$flip}}"
+    extra_var="EXTRA_PARAMS_${method//-/_}"
+    if [ -n "${!extra_var:-}" ]; then
+      params="{\"augment\":{\"min_scale\":0.3,\"flip\":$flip},${!extra_var}}"
+      name="$row$suffix"
+    fi
+    if grep -q "\"row\":\"$name\",\"data\":\"$data\"" "$results"; then continue; fi
+    run="$out/$name-${data//:/-}"
+    metrics="{}"
+    if [ "$row" = pixels ]; then
+      src=(--baseline pixels)
       secs=0
+      params="{}"
+      arch="-"
+    elif [ "$row" = random ] || [ "$row" = random-vit ]; then
+      src=(--baseline random --arch "$arch")
+      secs=0
+      params="{}"
     else
       start=$(date +%s)
-      "$bin" pretrain --data "$data" --method "$row" --arch resnet-small --epochs "$epochs" --batch 256 \
+      "$bin" pretrain --data "$data" --method "$method" --arch "$arch" --epochs "$epochs" --batch 256 \
         --seed 0 --params "$params" --out "$run" --force --quiet >/dev/null
       secs=$(( $(date +%s) - start ))
       src=(--ckpt "$run")
+      metrics=$(grep heldout_ "$run/metrics.jsonl" | tail -1 || echo "{}")
     fi
-    knn=$("$bin" eval knn "${src[@]}" --data "$data" --quiet --json)
-    lin=$("$bin" eval linear "${src[@]}" --data "$data" --quiet --json)
-    python3 - "$row" "$data" "$secs" "$knn" "$lin" "$params" "$epochs" >> "$results" <<'PY'
+    probes=$("$bin" eval probes "${src[@]}" --data "$data" --quiet --json)
+    python3 - "$name" "$method" "$data" "$arch" "$secs" "$probes" "$params" "$epochs" "$metrics" >> "$results" <<'PY'
 import json, sys
-row, data, secs, knn, lin, params, epochs = sys.argv[1:]
-k, l = json.loads(knn), json.loads(lin)
-print(json.dumps({"row": row, "data": data, "pretrain_seconds": int(secs), "knn_top1": k["top1"],
-                  "linear_top1": l["top1"], "params": params, "epochs": int(epochs)}, separators=(",", ":")))
+name, method, data, arch, secs, probes, params, epochs, metrics = sys.argv[1:]
+p, m = json.loads(probes), json.loads(metrics)
+pretext = {key[len("heldout_"):]: v for key, v in m.items() if key.startswith("heldout_")}
+print(json.dumps({"row": name, "data": data, "method": method, "arch": arch, "pretrain_seconds": int(secs),
+                  "knn_top1": p["knn_top1"], "linear_top1": p["linear_top1"], "pretext": pretext, "params": params,
+                  "epochs": int(epochs)}, separators=(",", ":")))
 PY
     tail -1 "$results"
   done

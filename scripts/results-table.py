@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Formats the JSON lines of scripts/contrastive-results.sh as the Markdown
-table of docs/results.md (one table per dataset, with the command that
-reproduces each row).
+"""Formats the JSON lines of scripts/method-results.sh as the Markdown tables
+of docs/results.md: one table per dataset, with the held-out pretext metric,
+kNN and linear top-1 and the pretraining wall clock of every row, and the
+commands that reproduce the rows.
 
 Usage: scripts/results-table.py runs/results/results.jsonl
 """
@@ -9,27 +10,47 @@ import json
 import sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-names = {"random": "random-init encoder (BN stats of 10k train images)", "simclr": "SimCLR", "moco": "MoCo v2",
-         "mocov3": "MoCo v3", "byol": "BYOL", "simsiam": "SimSiam", "barlow": "Barlow Twins", "vicreg": "VICReg",
-         "dino": "DINO (2 global + 6 local crops)", "cpc": "CPC (patch grid)"}
+names = {"random": "random-init resnet-small", "random-vit": "random-init vit-tiny", "simclr": "SimCLR",
+         "moco": "MoCo v2", "mocov3": "MoCo v3", "byol": "BYOL", "simsiam": "SimSiam", "barlow": "Barlow Twins",
+         "vicreg": "VICReg", "dino": "DINO (2 global + 6 local crops)", "cpc": "CPC v2 (patch grid)",
+         "rotation": "RotNet (4 rotations)", "location": "relative patch location", "jigsaw": "jigsaw (P=64)",
+         "inpainting": "context encoder (inpainting)", "mae": "MAE (75% masked)", "colorization": "colorization (Lab bins)",
+         "splitbrain": "split-brain autoencoder"}
+
+
+def pretext(r):
+    # the held-out pretext metrics, accuracies as percentages
+    out = []
+    for k, v in sorted(r.get("pretext", {}).items()):
+        out.append(f"{k} {100 * v:.1f}%" if ("acc" in k and v <= 1) else f"{k} {v:.3g}")
+    return "; ".join(out) or "-"
+
+
 for data in dict.fromkeys(r["data"] for r in rows):
+    dr = [r for r in rows if r["data"] == data]
     print(f"\n### {data}\n")
-    print("| method | `--method` | kNN top-1 | linear top-1 | pretraining wall clock |")
-    print("|---|---|---:|---:|---:|")
-    for r in rows:
-        if r["data"] != data:
-            continue
+    print("| method | row | backbone | held-out pretext metric | kNN top-1 | linear top-1 | pretraining wall clock |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for r in dr:
         secs = r["pretrain_seconds"]
         wall = "-" if secs == 0 else f"{secs // 60}m{secs % 60:02d}s"
-        flag = "(`--baseline random`)" if r["row"] == "random" else f"`{r['row']}`"
-        print(f"| {names.get(r['row'], r['row'])} | {flag} | {100 * r['knn_top1']:.2f} | {100 * r['linear_top1']:.2f} | {wall} |")
-    print("\nCommands (per row, METHOD from the `--method` column):\n")
-    params = next(r["params"] for r in rows if r["data"] == data)
-    epochs = next(r["epochs"] for r in rows if r["data"] == data)
+        method = r.get("method", r["row"])
+        label = names.get(method, method)
+        if r["row"] != method:
+            label += f" (`{r['params']}`)"
+        print(f"| {label} | `{r['row']}` | {r.get('arch', 'resnet-small')} | {pretext(r)} | "
+              f"{100 * r['knn_top1']:.2f} | {100 * r['linear_top1']:.2f} | {wall} |")
+    trained = [r for r in dr if r["pretrain_seconds"] > 0]
+    if not trained:
+        continue
+    params = trained[0]["params"]
+    epochs = trained[0]["epochs"]
+    slug = data.replace(":", "-")
+    print("\nCommands (ROW and METHOD from the table, ARCH its backbone):\n")
     print("```sh")
-    print(f"selfsup pretrain --data {data} --method METHOD --arch resnet-small --epochs {epochs} --batch 256 --seed 0 \\")
-    print(f"    --params '{params}' --out runs/results/METHOD-{data}")
-    print(f"selfsup eval knn --ckpt runs/results/METHOD-{data} --data {data}")
-    print(f"selfsup eval linear --ckpt runs/results/METHOD-{data} --data {data}")
-    print(f"selfsup eval knn --baseline random --arch resnet-small --data {data}   # and eval linear: the random-init row")
+    print(f"selfsup pretrain --data {data} --method METHOD --arch ARCH --epochs {epochs} --batch 256 --seed 0 \\")
+    print(f"    --params '{params}' --out runs/results/ROW-{slug}")
+    print(f"selfsup eval knn --ckpt runs/results/ROW-{slug} --data {data}")
+    print(f"selfsup eval linear --ckpt runs/results/ROW-{slug} --data {data}")
+    print(f"selfsup eval knn --baseline random --arch ARCH --data {data}   # and eval linear: the random-init rows")
     print("```")

@@ -28,6 +28,7 @@ const evalUsage = `
 Usage:
   selfsup eval knn    (--ckpt DIR | --baseline B) --data SPEC [--k 200] [--t 0.1] [--stage K]
   selfsup eval linear (--ckpt DIR | --baseline B) --data SPEC [--optimizer lbfgs|sgd] [--stage K]
+  selfsup eval probes (--ckpt DIR | --baseline B) --data SPEC   (knn and linear, one feature extraction)
   selfsup eval stages (--ckpt DIR | --baseline B) --data SPEC
   selfsup eval labels (--ckpt DIR | --baseline B) --data SPEC [--fractions 0.01,0.1,1 | --per-class 1,10,100] [--finetune] [--plot FILE.png]
   selfsup eval cluster (--ckpt DIR | --baseline B) --data SPEC [--k CLASSES] [--seed S]
@@ -48,7 +49,9 @@ A supervised checkpoint given with --ckpt reports its own test accuracy too.
 knn is the InstDisc / solo-learn protocol: cosine similarity, the k most
 similar training images vote with weight exp(sim/t). linear trains a softmax
 regression on standardised features (L-BFGS by default). --stage K probes
-the globally pooled output of stage K instead (-1: the stem).
+the globally pooled output of stage K instead (-1: the stem). probes runs
+both on the same features (their flags apply), for the cost of one
+extraction.
 
 stages fits one linear probe (the linear protocol) on the globally pooled
 output of the stem and of every stage: the per-layer table of the RotNet and
@@ -284,7 +287,7 @@ func linearConfig(opt string, wd float64) (eval.LinearConfig, error) {
 	return cfg, nil
 }
 
-var evalProtocols = map[string]bool{"knn": true, "linear": true, "stages": true, "labels": true, "cluster": true}
+var evalProtocols = map[string]bool{"knn": true, "linear": true, "probes": true, "stages": true, "labels": true, "cluster": true}
 
 // evalFlags are the flags of the protocols beyond evalSetup.
 type evalFlags struct {
@@ -308,7 +311,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
-		return usageError("a protocol is needed: knn or linear (one probe), stages (a linear probe per stage), labels (label efficiency) or cluster (k-means)")
+		return usageError("a protocol is needed: knn or linear (one probe), probes (both), stages (a linear probe per stage), labels (label efficiency) or cluster (k-means)")
 	}
 	proto := args[0]
 	fs := newFlags("eval "+proto, evalUsage, stderr)
@@ -348,7 +351,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if proto == "linear" {
+	if proto == "linear" || proto == "probes" {
 		if _, err := linearConfig(*f.opt, *f.wd); err != nil {
 			return err
 		}
@@ -361,25 +364,30 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var res *eval.Evaluation
+	var res, knnRes *eval.Evaluation
 	extra := map[string]any{}
-	switch proto {
-	case "knn":
+	if proto == "knn" || proto == "probes" {
 		cfg := eval.DefaultKNNConfig()
 		cfg.K, cfg.Temperature = *f.kn, *f.t
-		res, err = eval.KNN(train.X, train.Labels, test.X, test.Labels, d.classes, cfg)
-		extra["k"], extra["t"] = *f.kn, *f.t
-	case "linear":
-		cfg, _ := linearConfig(*f.opt, *f.wd)
-		var pr *eval.ProbeResult
-		pr, err = eval.LinearProbe(train.X, train.Labels, test.X, test.Labels, d.classes, cfg)
-		if pr != nil {
-			res = pr.Test
-			extra["optimizer"], extra["iterations"], extra["train_loss"], extra["weight_decay"] = *f.opt, pr.Fit.Iterations, pr.Fit.Loss, pr.Fit.WeightDecay
+		if knnRes, err = eval.KNN(train.X, train.Labels, test.X, test.Labels, d.classes, cfg); err != nil {
+			return err
 		}
+		res = knnRes
+		extra["k"], extra["t"] = *f.kn, *f.t
 	}
-	if err != nil {
-		return err
+	if proto == "linear" || proto == "probes" {
+		cfg, _ := linearConfig(*f.opt, *f.wd)
+		pr, err := eval.LinearProbe(train.X, train.Labels, test.X, test.Labels, d.classes, cfg)
+		if err != nil {
+			return err
+		}
+		res = pr.Test
+		extra["optimizer"], extra["iterations"], extra["train_loss"], extra["weight_decay"] = *f.opt, pr.Fit.Iterations, pr.Fit.Loss, pr.Fit.WeightDecay
+	}
+	if proto == "probes" {
+		// top1/top5 are the linear probe's; the kNN's have their own keys
+		extra["knn_top1"], extra["knn_top5"] = knnRes.Top1, knnRes.Top5
+		extra["linear_top1"], extra["linear_top5"] = res.Top1, res.Top5
 	}
 	if e.stage != 0 {
 		extra["stage"] = e.stage
@@ -394,6 +402,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if e.jsonOut {
 		return json.NewEncoder(stdout).Encode(out)
+	}
+	if proto == "probes" {
+		fmt.Fprintf(stdout, "knn on %s, %s: top-1 %.2f%%, top-5 %.2f%%\n", e.df.spec, what, 100*knnRes.Top1, 100*knnRes.Top5)
+		proto = "linear"
 	}
 	fmt.Fprintf(stdout, "%s on %s, %s: top-1 %.2f%%, top-5 %.2f%% (%d-d features, %d train / %d test images, %s)\n",
 		proto, e.df.spec, what, 100*res.Top1, 100*res.Top5, train.X.Dim(1), train.X.Dim(0), test.X.Dim(0), time.Since(start).Round(time.Second))

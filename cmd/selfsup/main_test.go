@@ -260,6 +260,28 @@ func TestEvalPixelBaseline(t *testing.T) {
 	}
 }
 
+// TestEvalProbesMatchesKNNAndLinear checks that eval probes gives, from one
+// extraction, exactly what eval knn and eval linear give separately.
+func TestEvalProbesMatchesKNNAndLinear(t *testing.T) {
+	common := []string{"--baseline", "pixels", "--data", "mnist", "--subset", "300", "--json", "--quiet"}
+	top1 := func(proto string) float64 {
+		v := decodeJSON(t, must1(mustCLI(t, append([]string{"eval", proto}, common...)...)))
+		return v["top1"].(float64)
+	}
+	knn, lin := top1("knn"), top1("linear")
+	v := decodeJSON(t, must1(mustCLI(t, append([]string{"eval", "probes"}, common...)...)))
+	if v["knn_top1"] != knn || v["linear_top1"] != lin || v["top1"] != lin || v["protocol"] != "probes" {
+		t.Errorf("eval probes: %v; want knn_top1 %v and linear_top1 = top1 = %v", v, knn, lin)
+	}
+	stdout, _ := mustCLI(t, append([]string{"eval", "probes"}, common[:len(common)-2]...)...)
+	if !strings.Contains(stdout, "knn on mnist") || !strings.Contains(stdout, "linear on mnist") {
+		t.Errorf("eval probes text output lacks a knn or a linear line:\n%s", stdout)
+	}
+}
+
+// must1 keeps the first of two results.
+func must1(a, _ string) string { return a }
+
 func TestDataInfo(t *testing.T) {
 	stdout, _ := mustCLI(t, "data", "info", "--data", "mnist", "--split", "test")
 	if !strings.Contains(stdout, "10000 images") || !strings.Contains(stdout, "1x28x28") || !strings.Contains(stdout, "10 classes") {
