@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestPaste(t *testing.T) {
 			}
 		}
 		again, _ := p.Image(i, img)
-		if !equal(again.Pix, img.Pix) || p.Box(i) != box {
+		if !slices.Equal(again.Pix, img.Pix) || p.Box(i) != box {
 			t.Fatalf("image %d is not reproducible", i)
 		}
 	}
@@ -139,18 +140,6 @@ func TestPasteErrors(t *testing.T) {
 	if _, err := p.Image(4, data.Image{}); err == nil {
 		t.Error("image 4 of 4 gave no error")
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestJetAndOverlay(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,26 +183,14 @@ func TestReproducibleAcrossWorkers(t *testing.T) {
 			t.Fatalf("batch %d: indices or labels differ between 1 and 3 workers", s)
 		}
 		for v := range a[s].Views {
-			if !equalFloats(a[s].Views[v].Data, b[s].Views[v].Data) {
+			if !slices.Equal(a[s].Views[v].Data, b[s].Views[v].Data) {
 				t.Fatalf("batch %d view %d differs between 1 and 3 workers", s, v)
 			}
 		}
 	}
-	if equalFloats(a[0].Views[0].Data, c[0].Views[0].Data) {
+	if slices.Equal(a[0].Views[0].Data, c[0].Views[0].Data) {
 		t.Error("another seed gave the same first batch")
 	}
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestResume(t *testing.T) {
@@ -216,7 +205,7 @@ func TestResume(t *testing.T) {
 		if err != nil {
 			t.Fatalf("step %d: %v", s, err)
 		}
-		if b.Step != s || !equalInts(b.Indices, full[s].Indices) || !equalFloats(b.Views[0].Data, full[s].Views[0].Data) {
+		if b.Step != s || !equalInts(b.Indices, full[s].Indices) || !slices.Equal(b.Views[0].Data, full[s].Views[0].Data) {
 			t.Fatalf("resumed step %d differs from the full epoch's", s)
 		}
 	}
