@@ -23,14 +23,18 @@ type CPCParams struct {
 	// on a 7x7 grid; 2 by default here for small grids).
 	Steps int `json:"steps"`
 	// ContextDim is the width of the context network.
-	ContextDim int           `json:"context_dim"`
-	Tau        float32       `json:"tau"`
-	Augment    AugmentParams `json:"augment"`
+	ContextDim int `json:"context_dim"`
+	// Tau is the InfoNCE temperature. The scores are cosine similarities
+	// (predictions and targets L2-normalised), which need one: at 1 the
+	// loss cannot fall far below its chance level log(N) (the paper's raw
+	// bilinear scores set their own scale instead).
+	Tau     float32       `json:"tau"`
+	Augment AugmentParams `json:"augment"`
 }
 
 // DefaultCPCParams returns the defaults.
 func DefaultCPCParams() CPCParams {
-	return CPCParams{Steps: 2, ContextDim: 256, Tau: 1, Augment: AugmentParams{MinScale: 0.5, Flip: true}}
+	return CPCParams{Steps: 2, ContextDim: 256, Tau: 0.1, Augment: AugmentParams{MinScale: 0.5, Flip: true}}
 }
 
 // CPC is contrastive predictive coding on images (van den Oord et al. 2018;
@@ -101,8 +105,13 @@ func NewCPC(s Spec, p CPCParams, r *rand.Rand) (*CPC, error) {
 	return m, nil
 }
 
-// Encoder implements Method.
-func (m *CPC) Encoder() nn.Backbone { return m.Enc }
+// Encoder implements Method: the encoder applied as in training, to the
+// image's patch grid, its features averaged over the patches (CPC v2's
+// evaluation: a linear classifier on the mean-pooled grid of patch
+// features). The bare backbone is m.Enc.
+func (m *CPC) Encoder() nn.Backbone {
+	return &PatchGridBackbone{Net: m.Enc, Patch: m.P.Patch, Stride: m.P.Stride}
+}
 
 // Views implements Method (one view per image; the patches are its parts).
 func (m *CPC) Views() []augment.Transform { return m.views }
@@ -175,3 +184,56 @@ func (m *CPC) Collect(prefix string, s *nn.State) {
 
 // SetTraining implements nn.Module.
 func (m *CPC) SetTraining(on bool) { m.Enc.SetTraining(on) }
+
+// PatchGridBackbone applies a backbone to an overlapping grid of patches of
+// each image (Patch pixels, Stride apart, as tensor.ExtractPatches cuts
+// them) and reports the image's features as the mean over its patches: the
+// representation an encoder trained on patches (CPC) is evaluated with.
+type PatchGridBackbone struct {
+	Net           nn.Backbone
+	Patch, Stride int
+}
+
+// Forward implements nn.Layer: [N, C, H, W] -> [N, OutDim], the mean of the
+// patches' pooled features.
+func (b *PatchGridBackbone) Forward(x *autograd.Var) *autograd.Var {
+	patches, gh, gw := tensor.ExtractPatches(x.Value, b.Patch, b.Stride)
+	n := x.Value.Dim(0)
+	z := b.Net.Forward(autograd.Temp(patches)) // [n*gh*gw, D]
+	return autograd.MeanAxis(autograd.Reshape(z, n, gh*gw, z.Shape()[1]), 1, false)
+}
+
+// ForwardStages implements nn.Backbone: every stage's patch feature maps
+// [N*gh*gw, C, h, w] tiled into one map per image, [N, C, gh*h, gw*w] (the
+// patches in grid order), so that global pooling averages over the patches.
+func (b *PatchGridBackbone) ForwardStages(x *autograd.Var, upto int, keep bool) []*autograd.Var {
+	patches, gh, gw := tensor.ExtractPatches(x.Value, b.Patch, b.Stride)
+	n := x.Value.Dim(0)
+	ys := b.Net.ForwardStages(autograd.Temp(patches), upto, keep)
+	for i, y := range ys {
+		s := y.Shape()
+		if len(s) != 4 { // a token sequence (ViT): average the patches' tokens
+			ys[i] = autograd.MeanAxis(autograd.Reshape(y, append([]int{n, gh * gw}, s[1:]...)...), 1, false)
+			continue
+		}
+		c, h, w := s[1], s[2], s[3]
+		t := autograd.Permute(autograd.Reshape(y, n, gh, gw, c, h, w), 0, 3, 1, 4, 2, 5)
+		ys[i] = autograd.Reshape(t, n, c, gh*h, gw*w)
+	}
+	return ys
+}
+
+// OutDim implements nn.Backbone.
+func (b *PatchGridBackbone) OutDim() int { return b.Net.OutDim() }
+
+// NumStages implements nn.Backbone.
+func (b *PatchGridBackbone) NumStages() int { return b.Net.NumStages() }
+
+// StageModules implements nn.Backbone.
+func (b *PatchGridBackbone) StageModules() []nn.Module { return b.Net.StageModules() }
+
+// Collect implements nn.Module under the wrapped backbone's names.
+func (b *PatchGridBackbone) Collect(prefix string, s *nn.State) { b.Net.Collect(prefix, s) }
+
+// SetTraining implements nn.Module.
+func (b *PatchGridBackbone) SetTraining(on bool) { b.Net.SetTraining(on) }
