@@ -159,7 +159,7 @@ func NewColorization(s Spec, p ColorizationParams, r *rand.Rand) (*Colorization,
 		m.Prior, m.PriorCount = tensor.New(outputs), tensor.New(1)
 	}
 	m.Out = nn.NewLinear(p.DecoderDim, outputs, true, r)
-	m.enc = &LightnessBackbone{Net: net}
+	m.enc = &LightnessBackbone{Backbone: net}
 	o := augment.Options{Size: size, Scale: [2]float64{0.5, 1}, Ratio: augment.DefaultRatio, Flip: 0.5}
 	o = p.Augment.apply(o, 3)
 	o.Jitter, o.Grayscale, o.Mean, o.Std = augment.ColorJitter{}, 0, nil, nil
@@ -479,7 +479,9 @@ func normalisedLightness(x *tensor.Tensor) *autograd.Var {
 // other method delegates to Net, so stages, state names and training mode
 // are those of the wrapped backbone.
 type LightnessBackbone struct {
-	Net nn.Backbone
+	// Backbone is the wrapped network; its methods other than Forward
+	// and ForwardStages are LightnessBackbone's.
+	nn.Backbone
 }
 
 // lightness converts the input to the wrapped network's.
@@ -498,7 +500,7 @@ func releaseLightness(l *autograd.Var) {
 // the lightness of x.
 func (b *LightnessBackbone) Forward(x *autograd.Var) *autograd.Var {
 	l := b.lightness(x)
-	y := b.Net.Forward(l)
+	y := b.Backbone.Forward(l)
 	releaseLightness(l)
 	return y
 }
@@ -506,25 +508,10 @@ func (b *LightnessBackbone) Forward(x *autograd.Var) *autograd.Var {
 // ForwardStages implements nn.Backbone on the lightness of x.
 func (b *LightnessBackbone) ForwardStages(x *autograd.Var, upto int, keep bool) []*autograd.Var {
 	l := b.lightness(x)
-	ys := b.Net.ForwardStages(l, upto, keep)
+	ys := b.Backbone.ForwardStages(l, upto, keep)
 	releaseLightness(l)
 	return ys
 }
-
-// OutDim implements nn.Backbone.
-func (b *LightnessBackbone) OutDim() int { return b.Net.OutDim() }
-
-// NumStages implements nn.Backbone.
-func (b *LightnessBackbone) NumStages() int { return b.Net.NumStages() }
-
-// StageModules implements nn.Backbone.
-func (b *LightnessBackbone) StageModules() []nn.Module { return b.Net.StageModules() }
-
-// Collect implements nn.Module under the wrapped backbone's names.
-func (b *LightnessBackbone) Collect(prefix string, s *nn.State) { b.Net.Collect(prefix, s) }
-
-// SetTraining implements nn.Module.
-func (b *LightnessBackbone) SetTraining(on bool) { b.Net.SetTraining(on) }
 
 // growColorF32 returns s resized to n, reusing its storage when large enough.
 func growColorF32(s []float32, n int) []float32 {

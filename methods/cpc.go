@@ -110,7 +110,7 @@ func NewCPC(s Spec, p CPCParams, r *rand.Rand) (*CPC, error) {
 // evaluation: a linear classifier on the mean-pooled grid of patch
 // features). The bare backbone is m.Enc.
 func (m *CPC) Encoder() nn.Backbone {
-	return &PatchGridBackbone{Net: m.Enc, Patch: m.P.Patch, Stride: m.P.Stride}
+	return &PatchGridBackbone{Backbone: m.Enc, Patch: m.P.Patch, Stride: m.P.Stride}
 }
 
 // Views implements Method (one view per image; the patches are its parts).
@@ -190,7 +190,9 @@ func (m *CPC) SetTraining(on bool) { m.Enc.SetTraining(on) }
 // them) and reports the image's features as the mean over its patches: the
 // representation an encoder trained on patches (CPC) is evaluated with.
 type PatchGridBackbone struct {
-	Net           nn.Backbone
+	// Backbone is the patch encoder; its methods other than Forward and
+	// ForwardStages are PatchGridBackbone's.
+	nn.Backbone
 	Patch, Stride int
 }
 
@@ -199,7 +201,7 @@ type PatchGridBackbone struct {
 func (b *PatchGridBackbone) Forward(x *autograd.Var) *autograd.Var {
 	patches, gh, gw := tensor.ExtractPatches(x.Value, b.Patch, b.Stride)
 	n := x.Value.Dim(0)
-	z := b.Net.Forward(autograd.Temp(patches)) // [n*gh*gw, D]
+	z := b.Backbone.Forward(autograd.Temp(patches)) // [n*gh*gw, D]
 	return autograd.MeanAxis(autograd.Reshape(z, n, gh*gw, z.Shape()[1]), 1, false)
 }
 
@@ -209,7 +211,7 @@ func (b *PatchGridBackbone) Forward(x *autograd.Var) *autograd.Var {
 func (b *PatchGridBackbone) ForwardStages(x *autograd.Var, upto int, keep bool) []*autograd.Var {
 	patches, gh, gw := tensor.ExtractPatches(x.Value, b.Patch, b.Stride)
 	n := x.Value.Dim(0)
-	ys := b.Net.ForwardStages(autograd.Temp(patches), upto, keep)
+	ys := b.Backbone.ForwardStages(autograd.Temp(patches), upto, keep)
 	for i, y := range ys {
 		s := y.Shape()
 		if len(s) != 4 { // a token sequence (ViT): average the patches' tokens
@@ -222,18 +224,3 @@ func (b *PatchGridBackbone) ForwardStages(x *autograd.Var, upto int, keep bool) 
 	}
 	return ys
 }
-
-// OutDim implements nn.Backbone.
-func (b *PatchGridBackbone) OutDim() int { return b.Net.OutDim() }
-
-// NumStages implements nn.Backbone.
-func (b *PatchGridBackbone) NumStages() int { return b.Net.NumStages() }
-
-// StageModules implements nn.Backbone.
-func (b *PatchGridBackbone) StageModules() []nn.Module { return b.Net.StageModules() }
-
-// Collect implements nn.Module under the wrapped backbone's names.
-func (b *PatchGridBackbone) Collect(prefix string, s *nn.State) { b.Net.Collect(prefix, s) }
-
-// SetTraining implements nn.Module.
-func (b *PatchGridBackbone) SetTraining(on bool) { b.Net.SetTraining(on) }

@@ -157,7 +157,7 @@ func NewVideoColor(s Spec, p VideoColorParams, r *rand.Rand) (*VideoColor, error
 	} else {
 		m.Centers = tensor.New(p.Colors, 2)
 	}
-	m.enc = &LightnessBackbone{Net: net}
+	m.enc = &LightnessBackbone{Backbone: net}
 	var steps []augment.Transform
 	if p.MinScale < 1 {
 		steps = append(steps, augment.RandomResizedCrop{Size: size, Scale: [2]float64{p.MinScale, 1}})
