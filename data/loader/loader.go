@@ -321,6 +321,11 @@ func (it *Iter) Next() (Batch, error) {
 	if it.err != nil {
 		return Batch{}, it.err
 	}
+	// A cancelled context wins over batches already waiting: select picks
+	// at random among ready cases, so check it first.
+	if err := it.ctx.Err(); err != nil {
+		return Batch{}, it.stop(err)
+	}
 	var p *pending
 	select {
 	case q, ok := <-it.ready:
