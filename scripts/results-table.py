@@ -10,7 +10,7 @@ import json
 import sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-names = {"random": "random-init resnet-small", "random-vit": "random-init vit-tiny", "simclr": "SimCLR",
+names = {"pixels": "raw pixels", "random": "random-init resnet-small", "random-vit": "random-init vit-tiny", "simclr": "SimCLR",
          "moco": "MoCo v2", "mocov3": "MoCo v3", "byol": "BYOL", "simsiam": "SimSiam", "barlow": "Barlow Twins",
          "vicreg": "VICReg", "dino": "DINO (2 global + 6 local crops)", "cpc": "CPC v2 (patch grid)",
          "rotation": "RotNet (4 rotations)", "location": "relative patch location", "jigsaw": "jigsaw (P=64)",
@@ -27,13 +27,18 @@ def pretext(r):
 
 
 for data in dict.fromkeys(r["data"] for r in rows):
-    dr = [r for r in rows if r["data"] == data]
+    order = list(names)
+    dr = sorted((r for r in rows if r["data"] == data),
+                key=lambda r: (order.index(r.get("method", r["row"])) if r.get("method", r["row"]) in order else len(order),
+                               r["row"] != r.get("method", r["row"])))
     print(f"\n### {data}\n")
     print("| method | row | backbone | held-out pretext metric | kNN top-1 | linear top-1 | pretraining wall clock |")
     print("|---|---|---|---|---:|---:|---:|")
     for r in dr:
         secs = r["pretrain_seconds"]
         wall = "-" if secs == 0 else f"{secs // 60}m{secs % 60:02d}s"
+        if r.get("contended"):
+            wall += " *"
         method = r.get("method", r["row"])
         label = names.get(method, method)
         if r["row"] != method:
@@ -50,7 +55,9 @@ for data in dict.fromkeys(r["data"] for r in rows):
     print("```sh")
     print(f"selfsup pretrain --data {data} --method METHOD --arch ARCH --epochs {epochs} --batch 256 --seed 0 \\")
     print(f"    --params '{params}' --out runs/results/ROW-{slug}")
-    print(f"selfsup eval knn --ckpt runs/results/ROW-{slug} --data {data}")
-    print(f"selfsup eval linear --ckpt runs/results/ROW-{slug} --data {data}")
-    print(f"selfsup eval knn --baseline random --arch ARCH --data {data}   # and eval linear: the random-init rows")
+    print(f"selfsup eval probes --ckpt runs/results/ROW-{slug} --data {data}     # kNN and linear")
+    print(f"selfsup eval probes --baseline random --arch ARCH --data {data}       # the random-init rows")
+    print(f"selfsup eval probes --baseline pixels --data {data}")
     print("```")
+    if any(r.get("contended") for r in dr):
+        print("\n\\* measured while other jobs shared the two cores: the wall clock is inflated (up to about 2x).")
