@@ -30,21 +30,22 @@ func AutoGrid(size int) PatchGrid {
 	return PatchGrid{Size: size, Patch: (size - 2*g - 2*j) / 3, Gap: g, Jitter: j}
 }
 
-// resolveGrid fills the automatic parts of a grid: patch 0 and negative
-// gap or jitter take AutoGrid's values for the image size.
-func resolveGrid(size, patch, gap, jitter int) PatchGrid {
+// resolveGrid fills the automatic parts of a method's grid options in
+// place (patch 0 and negative gap or jitter take AutoGrid's values for the
+// image size) and returns the grid, validated for method.
+func resolveGrid(method string, size int, patch, gap, jitter *int) (PatchGrid, error) {
 	auto := AutoGrid(size)
-	g := PatchGrid{Size: size, Patch: patch, Gap: gap, Jitter: jitter}
-	if g.Gap < 0 {
-		g.Gap = auto.Gap
+	if *gap < 0 {
+		*gap = auto.Gap
 	}
-	if g.Jitter < 0 {
-		g.Jitter = auto.Jitter
+	if *jitter < 0 {
+		*jitter = auto.Jitter
 	}
-	if g.Patch == 0 {
-		g.Patch = (size - 2*g.Gap - 2*g.Jitter) / 3
+	if *patch == 0 {
+		*patch = (size - 2**gap - 2**jitter) / 3
 	}
-	return g
+	g := PatchGrid{Size: size, Patch: *patch, Gap: *gap, Jitter: *jitter}
+	return g, g.Validate(method)
 }
 
 // Extent is the side of the square the grid can cover, jitter included.

@@ -89,11 +89,9 @@ func init() {
 		if err := decodeParams(s, &p); err != nil {
 			return s, err
 		}
-		g := resolveGrid(viewSize(s), p.Patch, p.Gap, p.Jitter)
-		if err := g.Validate("jigsaw"); err != nil {
+		if _, err := resolveGrid("jigsaw", viewSize(s), &p.Patch, &p.Gap, &p.Jitter); err != nil {
 			return s, err
 		}
-		p.Patch, p.Gap, p.Jitter = g.Patch, g.Gap, g.Jitter
 		s.Params = ParamsJSON(p)
 		return s, nil
 	})
@@ -103,11 +101,10 @@ func init() {
 // encoder is built for whole images (what is evaluated) and runs on tiles
 // in training.
 func NewJigsaw(s Spec, p JigsawParams, r *rand.Rand) (*Jigsaw, error) {
-	g := resolveGrid(viewSize(s), p.Patch, p.Gap, p.Jitter)
-	if err := g.Validate("jigsaw"); err != nil {
+	g, err := resolveGrid("jigsaw", viewSize(s), &p.Patch, &p.Gap, &p.Jitter)
+	if err != nil {
 		return nil, err
 	}
-	p.Patch, p.Gap, p.Jitter = g.Patch, g.Gap, g.Jitter
 	if p.Augment.MinScale < 0 || p.Augment.MinScale > 1 {
 		return nil, fmt.Errorf("jigsaw: augment.min_scale = %v must be in (0, 1]", p.Augment.MinScale)
 	}

@@ -78,11 +78,9 @@ func init() {
 		if err := decodeParams(s, &p); err != nil {
 			return s, err
 		}
-		g := resolveGrid(viewSize(s), p.Patch, p.Gap, p.Jitter)
-		if err := g.Validate("location"); err != nil {
+		if _, err := resolveGrid("location", viewSize(s), &p.Patch, &p.Gap, &p.Jitter); err != nil {
 			return s, err
 		}
-		p.Patch, p.Gap, p.Jitter = g.Patch, g.Gap, g.Jitter
 		s.Params = ParamsJSON(p)
 		return s, nil
 	})
@@ -92,11 +90,10 @@ func init() {
 // describes; the encoder is built for whole images (what is evaluated) and
 // runs on patches in training.
 func NewLocation(s Spec, p LocationParams, r *rand.Rand) (*Location, error) {
-	g := resolveGrid(viewSize(s), p.Patch, p.Gap, p.Jitter)
-	if err := g.Validate("location"); err != nil {
+	g, err := resolveGrid("location", viewSize(s), &p.Patch, &p.Gap, &p.Jitter)
+	if err != nil {
 		return nil, err
 	}
-	p.Patch, p.Gap, p.Jitter = g.Patch, g.Gap, g.Jitter
 	if p.Pairs < 1 || p.Pairs > 8 {
 		return nil, fmt.Errorf("location: pairs = %d; each centre patch has 1 to 8 neighbours", p.Pairs)
 	}
