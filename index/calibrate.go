@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sort"
 
-	"selfsup/tensor"
 )
 
 // DefaultCalibrationQueries is the number of stored vectors Calibrate uses
@@ -71,28 +69,10 @@ func (ix *Index) Calibrate(target float64, queries int, seed uint64) (nprobe int
 	s.plan(nil)
 	s.run()
 	// rank of every list for every query
-	sims := make([]float32, nq*nl)
-	tensor.Gemm(false, true, nq, nl, d, 1, q, d, ix.centroids, d, 0, sims, nl)
 	rankOf := make([]int32, nq*nl)
-	tensor.ParallelFor(nq, 1, func(_, lo, hi int) {
-		order := make([]int32, nl)
-		for i := lo; i < hi; i++ {
-			row := sims[i*nl : (i+1)*nl]
-			for j := range order {
-				order[j] = int32(j)
-			}
-			slices.SortFunc(order, func(a, b int32) int {
-				switch {
-				case row[a] > row[b]:
-					return -1
-				case row[a] < row[b]:
-					return 1
-				}
-				return int(a - b)
-			})
-			for rank, l := range order {
-				rankOf[i*nl+int(l)] = int32(rank)
-			}
+	ix.orderLists(q, nq, func(i int, order []int32) {
+		for rank, l := range order {
+			rankOf[i*nl+int(l)] = int32(rank)
 		}
 	})
 	// found[p] counts the true neighbours whose list has rank p

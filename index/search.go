@@ -143,10 +143,21 @@ func (ix *Index) probes(q []float32, nq, nprobe int) [][]int32 {
 	if nprobe >= nl {
 		return nil
 	}
-	d := ix.dim
+	out := make([][]int32, nq)
+	ix.orderLists(q, nq, func(i int, order []int32) {
+		out[i] = append([]int32(nil), order[:nprobe]...)
+	})
+	return out
+}
+
+// orderLists ranks the lists for each of the nq queries in q by the
+// similarity of their centroids, most similar first (ties by list number),
+// and hands every query's order to use, from several goroutines at once
+// (order is reused after use returns).
+func (ix *Index) orderLists(q []float32, nq int, use func(query int, order []int32)) {
+	nl, d := len(ix.lists), ix.dim
 	sims := make([]float32, nq*nl)
 	tensor.Gemm(false, true, nq, nl, d, 1, q, d, ix.centroids, d, 0, sims, nl)
-	out := make([][]int32, nq)
 	tensor.ParallelFor(nq, 1, func(_, lo, hi int) {
 		order := make([]int32, nl)
 		for i := lo; i < hi; i++ {
@@ -163,10 +174,9 @@ func (ix *Index) probes(q []float32, nq, nprobe int) [][]int32 {
 				}
 				return int(a - b)
 			})
-			out[i] = append([]int32(nil), order[:nprobe]...)
+			use(i, order)
 		}
 	})
-	return out
 }
 
 // scan is one search in progress: its normalised queries, its tasks and a
