@@ -29,8 +29,8 @@ func ExampleRun() {
 		fmt.Println(err)
 		return
 	}
-	train := patterns{n: 64, size: 16} // any labelled data.Dataset of 1x16x16 images
-	test := patterns{n: 16, size: 16}
+	train := patterns{N: 64, Size: 16} // any labelled data.Dataset of 1x16x16 images
+	test := patterns{N: 16, Size: 16}
 	cfg := Config{RunDir: filepath.Join(tmp, "ft"), Backbone: bc, Pretrained: enc, Freeze: 2,
 		Epochs: 2, BatchSize: 32, Workers: 1}
 	res, err := Run(context.Background(), train, test, cfg)

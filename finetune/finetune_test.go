@@ -38,7 +38,7 @@ func TestFreezeFreezes(t *testing.T) {
 			cfg := Config{RunDir: t.TempDir(), Backbone: tinyBackbone, Pretrained: enc, Freeze: c.freeze,
 				Steps: 3, BatchSize: 16, Workers: 1, Seed: 3}
 			head := snapshotHead(t, cfg)
-			res, err := Run(context.Background(), patterns{n: 32, size: 16}, nil, cfg)
+			res, err := Run(context.Background(), patterns{N: 32, Size: 16}, nil, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func snapshotHead(t *testing.T, cfg Config) map[string][]float32 {
 	t.Helper()
 	cfg.Pretrained = nil
 	cfg.RunDir = t.TempDir()
-	tr, err := newTrainer(patterns{n: 32, size: 16}, nil, cfg)
+	tr, err := newTrainer(patterns{N: 32, Size: 16}, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestTwoLearningRates(t *testing.T) {
 	const lr, scale = 0.5, 0.1
 	cfg := Config{RunDir: t.TempDir(), Backbone: tinyBackbone, Pretrained: pretrained(t, 2), Steps: 1, BatchSize: 16,
 		LR: lr, EncoderLRScale: scale, Momentum: -1, WeightDecay: -1, Workers: 1}
-	tr, err := newTrainer(patterns{n: 16, size: 16}, nil, cfg)
+	tr, err := newTrainer(patterns{N: 16, Size: 16}, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +179,11 @@ func TestRunRejectsBadInput(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"unlabelled images", patterns{n: 32, size: 16, unlabelled: 4}, Config{Backbone: tinyBackbone}, []string{"8 of the 32", "no label"}},
-		{"freeze past the stages", patterns{n: 32, size: 16}, Config{Backbone: tinyBackbone, Freeze: 5}, []string{"freeze 5", "0..4"}},
-		{"negative freeze", patterns{n: 32, size: 16}, Config{Backbone: tinyBackbone, Freeze: -1}, []string{"-1"}},
-		{"pretrained encoder of another shape", patterns{n: 32, size: 16}, Config{Backbone: tinyBackbone, Pretrained: wrongChannels}, []string{"does not fit", "conv1.weight"}},
-		{"no run directory", patterns{n: 32, size: 16}, Config{Backbone: tinyBackbone, RunDir: "-"}, []string{"run directory"}},
+		{"unlabelled images", patterns{N: 32, Size: 16, Unlabelled: 4}, Config{Backbone: tinyBackbone}, []string{"8 of the 32", "no label"}},
+		{"freeze past the stages", patterns{N: 32, Size: 16}, Config{Backbone: tinyBackbone, Freeze: 5}, []string{"freeze 5", "0..4"}},
+		{"negative freeze", patterns{N: 32, Size: 16}, Config{Backbone: tinyBackbone, Freeze: -1}, []string{"-1"}},
+		{"pretrained encoder of another shape", patterns{N: 32, Size: 16}, Config{Backbone: tinyBackbone, Pretrained: wrongChannels}, []string{"does not fit", "conv1.weight"}},
+		{"no run directory", patterns{N: 32, Size: 16}, Config{Backbone: tinyBackbone, RunDir: "-"}, []string{"run directory"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestEvalEvery(t *testing.T) {
 	for _, c := range cases {
 		dir := t.TempDir()
 		cfg := Config{RunDir: dir, Backbone: tinyBackbone, Epochs: 3, BatchSize: 16, Workers: 1, EvalEvery: c.every}
-		res, err := Run(context.Background(), patterns{n: 32, size: 16}, patterns{n: 8, size: 16}, cfg)
+		res, err := Run(context.Background(), patterns{N: 32, Size: 16}, patterns{N: 8, Size: 16}, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

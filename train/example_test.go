@@ -22,7 +22,7 @@ func ExampleRun() {
 	defer os.RemoveAll(tmp)
 
 	spec := methods.Spec{Method: "simclr", Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: 1, ImageSize: 16}}
-	ds := patterns{n: 32, size: 16} // any data.Dataset of 1x16x16 images
+	ds := patterns{N: 32, Size: 16} // any data.Dataset of 1x16x16 images
 	cfg := train.Config{RunDir: filepath.Join(tmp, "run"), Steps: 2, BatchSize: 16, Seed: 1}
 	res, err := train.Run(context.Background(), spec, ds, cfg)
 	if err != nil {

@@ -61,7 +61,7 @@ func monitorQuery(t *testing.T) data.Dataset {
 	for i := range idx {
 		idx[i] = 48 + i
 	}
-	q, err := data.Subset(patterns{n: 80, size: 16}, idx)
+	q, err := data.Subset(patterns{N: 80, Size: 16}, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestKNNMonitorMatchesEval(t *testing.T) {
 // size, fixed at construction and reproducible from the seed.
 func TestKNNMonitorSubsets(t *testing.T) {
 	m := tinyMethod(t)
-	bank, query := newRecording(patterns{n: 80, size: 16}), newRecording(monitorQuery(t))
+	bank, query := newRecording(patterns{N: 80, Size: 16}), newRecording(monitorQuery(t))
 	picks := func(seed uint64) (b, q []int) {
 		t.Helper()
 		hook, err := train.KNNMonitor(bank, query, train.MonitorConfig{BankSize: 20, QuerySize: 8, Seed: seed, K: 5})

@@ -391,7 +391,7 @@ func TestEpochRun(t *testing.T) {
 	dir := t.TempDir()
 	var progress bytes.Buffer
 	cfg := train.Config{RunDir: dir, Epochs: 2, BatchSize: 16, Keep: -1, Seed: 3, Workers: 1, Progress: &progress}
-	res, err := train.Run(context.Background(), tinySpec(), patterns{n: 40, size: 16}, cfg) // 2 steps per epoch, 8 images dropped
+	res, err := train.Run(context.Background(), tinySpec(), patterns{N: 40, Size: 16}, cfg) // 2 steps per epoch, 8 images dropped
 	if err != nil {
 		t.Fatal(err)
 	}
