@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-
 )
 
 // DefaultCalibrationQueries is the number of stored vectors Calibrate uses
