@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -43,8 +44,16 @@ func TestWebPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
+	// The profile is removed here rather than by t.TempDir: Chromium's
+	// helper processes may still be writing to it for a moment after the
+	// browser exits, which made TempDir's cleanup fail now and then.
+	profile, err := os.MkdirTemp("", "selfsup-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeEventually(t, profile)
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--remote-debugging-port=0", "--user-data-dir="+t.TempDir(), "about:blank")
+		"--remote-debugging-port=0", "--user-data-dir="+profile, "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +62,17 @@ func TestWebPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		// an interrupt lets Chromium shut its helper processes down; kill
+		// it if it has not exited after a few seconds
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	}()
 	wsURL := make(chan string, 1)
 	go func() {
@@ -312,5 +330,22 @@ func (c *cdpClient) call(session, method string, params any, out any) error {
 			return nil
 		}
 		return json.Unmarshal(resp.Result, out)
+	}
+}
+
+// removeEventually deletes dir, retrying for a few seconds while processes
+// that are shutting down still write into it.
+func removeEventually(t *testing.T, dir string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("could not remove the Chromium profile %s: %v", dir, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
