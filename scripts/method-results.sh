@@ -5,7 +5,11 @@
 # flips on digits), then its frozen encoder is evaluated by kNN and by the
 # linear probe (selfsup eval probes) in the same harness as the raw-pixel and
 # random-init baselines. Convolutional
-# methods use resnet-small, MAE vit-tiny (each has its own random-init row).
+# methods use resnet-small, MAE vit-tiny (each has its own random-init row);
+# CPC, colorization and split-brain, whose evaluated features are not the
+# backbone's output on the whole image (a mean over a patch grid, the
+# lightness channel, two halves), also get a random-<method> row: the
+# weights their run starts from, evaluated their way.
 # The run's last held-out pretext metrics (the heldout_* keys of its
 # metrics.jsonl) go into the row. One JSON line per row is appended to
 # $OUT/results.jsonl; rerunning skips rows already there.
@@ -34,7 +38,12 @@ for data in $datasets; do
   flip=false
   [ "$data" != mnist ] && flip=true
   rows="pixels random"
-  case " $methods " in *" mae "*) rows="pixels random random-vit" ;; esac
+  case " $methods " in *" mae "*) rows="$rows random-vit" ;; esac
+  # methods whose evaluated features are not the backbone's output on the
+  # whole image also get the random-init encoder seen their way
+  for m in cpc colorization splitbrain; do
+    case " $methods " in *" $m "*) rows="$rows random-$m" ;; esac
+  done
   for row in $rows $methods; do
     method=$row
     name=$row
@@ -55,6 +64,10 @@ for data in $datasets; do
       arch="-"
     elif [ "$row" = random ] || [ "$row" = random-vit ]; then
       src=(--baseline random --arch "$arch")
+      secs=0
+      params="{}"
+    elif [ "${row#random-}" != "$row" ]; then
+      src=(--baseline random --arch "$arch" --method "${row#random-}")
       secs=0
       params="{}"
     else

@@ -18,6 +18,21 @@ names = {"pixels": "raw pixels", "random": "random-init resnet-small", "random-v
          "splitbrain": "split-brain autoencoder"}
 
 
+def sort_key(r, order):
+    # a random-<method> row (the random-init encoder seen the way that method
+    # evaluates it) sits just above its method, variants just below
+    method = r.get("method", r["row"])
+    base = method[len("random-"):] if method.startswith("random-") and method[len("random-"):] in order else method
+    rank = order.index(base) if base in order else len(order)
+    return (rank, 0 if base != method else 1 if r["row"] == method else 2)
+
+
+def label_of(method):
+    if method.startswith("random-") and method[len("random-"):] in names and method != "random-vit":
+        return f"random-init resnet-small as {names[method[len('random-'):]]} sees it"
+    return names.get(method, method)
+
+
 def pretext(r):
     # the held-out pretext metrics, accuracies as percentages
     out = []
@@ -28,9 +43,7 @@ def pretext(r):
 
 for data in dict.fromkeys(r["data"] for r in rows):
     order = list(names)
-    dr = sorted((r for r in rows if r["data"] == data),
-                key=lambda r: (order.index(r.get("method", r["row"])) if r.get("method", r["row"]) in order else len(order),
-                               r["row"] != r.get("method", r["row"])))
+    dr = sorted((r for r in rows if r["data"] == data), key=lambda r: sort_key(r, order))
     print(f"\n### {data}\n")
     print("| method | row | backbone | held-out pretext metric | kNN top-1 | linear top-1 | pretraining wall clock |")
     print("|---|---|---|---|---:|---:|---:|")
@@ -40,7 +53,7 @@ for data in dict.fromkeys(r["data"] for r in rows):
         if r.get("contended"):
             wall += " *"
         method = r.get("method", r["row"])
-        label = names.get(method, method)
+        label = label_of(method)
         if r["row"] != method:
             label += f" (`{r['params']}`)"
         print(f"| {label} | `{r['row']}` | {r.get('arch', 'resnet-small')} | {pretext(r)} | "
@@ -57,6 +70,8 @@ for data in dict.fromkeys(r["data"] for r in rows):
     print(f"    --params '{params}' --out runs/results/ROW-{slug}")
     print(f"selfsup eval probes --ckpt runs/results/ROW-{slug} --data {data}     # kNN and linear")
     print(f"selfsup eval probes --baseline random --arch ARCH --data {data}       # the random-init rows")
+    if any(r["row"].startswith("random-") and r["row"] != "random-vit" for r in dr):
+        print(f"selfsup eval probes --baseline random --method METHOD --data {data}   # the random-METHOD rows")
     print(f"selfsup eval probes --baseline pixels --data {data}")
     print("```")
     if any(r.get("contended") for r in dr):

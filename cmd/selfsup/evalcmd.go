@@ -87,6 +87,7 @@ type evalSetup struct {
 	ckpt     string
 	baseline string
 	arch     string
+	method   string
 	stage    int
 	jsonOut  bool
 	quiet    bool
@@ -103,6 +104,7 @@ func (e *evalSetup) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.ckpt, "ckpt", "", "checkpoint (a run directory or one of its step directories)")
 	fs.StringVar(&e.baseline, "baseline", "", "evaluate a baseline instead: pixels, random or supervised")
 	fs.StringVar(&e.arch, "arch", "resnet-small", "backbone of the random and supervised baselines")
+	fs.StringVar(&e.method, "method", "", "random baseline: the encoder as this method builds and evaluates it (cpc's patch grid, colorization's lightness input, split-brain's two halves), with the weights a pretraining run of --seed starts from")
 	fs.IntVar(&e.stage, "stage", 0, "features of stage k (1..) instead of the final pooled output (-1: the stem)")
 	fs.BoolVar(&e.jsonOut, "json", false, "print one JSON object with the results")
 	fs.BoolVar(&e.quiet, "quiet", false, "no progress bars")
@@ -149,6 +151,9 @@ func (e *evalSetup) encoder(ctx context.Context, d evalData, stderr io.Writer) (
 	if (e.ckpt == "") == (e.baseline == "") {
 		return nil, "", nil, usageError("give exactly one of --ckpt and --baseline")
 	}
+	if e.method != "" && e.baseline != "random" {
+		return nil, "", nil, usageError("--method applies to --baseline random only")
+	}
 	switch e.baseline {
 	case "":
 		m, ck, err := methods.Load(e.ckpt)
@@ -180,8 +185,17 @@ func (e *evalSetup) encoder(ctx context.Context, d evalData, stderr io.Writer) (
 		return nil, "", nil, err
 	}
 	e.bc = bc
-	if enc, err = nn.NewBackbone(bc, rand.New(rand.NewPCG(e.seed, 0x5e1f))); err != nil {
-		return nil, "", nil, err
+	what = "random-init " + e.arch
+	switch {
+	case e.method != "":
+		if enc, err = methodEncoder(e.method, e.arch, d.train, e.seed); err != nil {
+			return nil, "", nil, err
+		}
+		what = fmt.Sprintf("random-init %s as %s evaluates it (the weights a --seed %d run starts from)", e.arch, e.method, e.seed)
+	default:
+		if enc, err = nn.NewBackbone(bc, rand.New(rand.NewPCG(e.seed, 0x5e1f))); err != nil {
+			return nil, "", nil, err
+		}
 	}
 	if err := eval.CheckStage(enc, e.stage); err != nil {
 		return nil, "", nil, usageError("--stage: %v", err)
@@ -192,8 +206,27 @@ func (e *evalSetup) encoder(ctx context.Context, d evalData, stderr io.Writer) (
 	if err = eval.RecalibrateBN(ctx, enc, d.train, 10000, nil); err != nil {
 		return nil, "", nil, err
 	}
-	what = fmt.Sprintf("random-init %s (batch-norm running statistics recomputed on %d training images)", e.arch, min(10000, d.train.Len()))
+	what += fmt.Sprintf(" (batch-norm running statistics recomputed on %d training images)", min(10000, d.train.Len()))
 	return enc, what, nil, nil
+}
+
+// methodEncoder builds method with arch for the images of ds, with the
+// weights a pretraining run with seed starts from, and returns its encoder
+// as the method exposes it for evaluation: the fair random-init baseline of
+// methods whose features are not the backbone's output on the whole image.
+func methodEncoder(method, arch string, ds data.Dataset, seed uint64) (nn.Backbone, error) {
+	spec, err := makeSpec(method, arch, "", ds)
+	if err != nil {
+		return nil, err
+	}
+	if spec, err = methods.Resolve(spec, methods.RunInfo{BatchSize: 256, DataLen: ds.Len()}); err != nil {
+		return nil, err
+	}
+	m, err := methods.Build(spec, rand.New(rand.NewPCG(seed, 0x5e1f)))
+	if err != nil {
+		return nil, err
+	}
+	return m.Encoder(), nil
 }
 
 // supervised trains the supervised baseline: the backbone bc from scratch

@@ -48,6 +48,10 @@ func TestFinetuneAndEvalErrors(t *testing.T) {
 		{"eval labels finetune pixels", with([]string{"eval", "labels", "--baseline", "pixels", "--finetune"}, mnist...), 2,
 			[]string{"needs an encoder"}},
 		{"eval unknown baseline", with([]string{"eval", "knn", "--baseline", "noise"}, mnist...), 2, []string{"pixels, random or supervised"}},
+		{"eval method of pixels", with([]string{"eval", "knn", "--baseline", "pixels", "--method", "cpc"}, mnist...), 2,
+			[]string{"--method", "--baseline random only"}},
+		{"eval unknown method", with([]string{"eval", "knn", "--baseline", "random", "--method", "nope"}, mnist...), 2,
+			[]string{`"nope"`, "known:"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -279,6 +279,26 @@ func TestEvalProbesMatchesKNNAndLinear(t *testing.T) {
 	}
 }
 
+// TestEvalRandomAsMethod checks --baseline random --method: a method whose
+// encoder is the plain backbone (rotation) gives exactly the plain random
+// baseline, since both start from the same weights; CPC's encoder averages
+// the backbone over a patch grid, so the same weights give other features.
+func TestEvalRandomAsMethod(t *testing.T) {
+	common := []string{"eval", "knn", "--baseline", "random", "--data", "mnist", "--subset", "300", "--json", "--quiet"}
+	plain := decodeJSON(t, must1(mustCLI(t, common...)))
+	rot := decodeJSON(t, must1(mustCLI(t, append(common, "--method", "rotation")...)))
+	cpc := decodeJSON(t, must1(mustCLI(t, append(common, "--method", "cpc")...)))
+	if rot["top1"] != plain["top1"] || rot["top5"] != plain["top5"] {
+		t.Errorf("random as rotation: top1 %v top5 %v; want the plain random baseline's %v %v", rot["top1"], rot["top5"], plain["top1"], plain["top5"])
+	}
+	if enc, _ := cpc["encoder"].(string); !strings.Contains(enc, "as cpc evaluates it") {
+		t.Errorf("random as cpc: encoder %q does not say it is seen as cpc evaluates it", enc)
+	}
+	if cpc["top1"] == plain["top1"] && cpc["top5"] == plain["top5"] {
+		t.Errorf("random as cpc gives the plain baseline's result %v: the patch grid was not used", plain["top1"])
+	}
+}
+
 // must1 keeps the first of two results.
 func must1(a, _ string) string { return a }
 
