@@ -31,8 +31,8 @@ var shapeHue = [10]float64{0.0, 0.55, 0.1, 0.65, 0.3, 0.85, 0.15, 0.75, 0.45, 0.
 
 // shapes is the synthetic:shapes dataset: one coloured shape (one of
 // ShapeClasses, with varied colour, size, position and rotation) on a
-// smooth two-colour gradient with a faint sinusoidal texture and pixel
-// noise. Image i of a split is drawn from a random stream seeded by
+// smooth two-colour gradient whose hues follow its brightness (sceneHue),
+// with a faint sinusoidal texture and pixel noise. Image i of a split is drawn from a random stream seeded by
 // (split, i) alone, so images can be read in any order, concurrently,
 // without allocation, and are identical on every machine.
 type shapes struct {
@@ -177,17 +177,31 @@ func shapeColor(c int, bgValue float64, r *splitMix) rgb {
 	return hsv(h, r.between(0.55, 1), v)
 }
 
+// sceneHue is the hue (turns) of a background colour of value v, rising
+// with brightness from earth (orange-brown, 0.06 at v = 0.25) through grass
+// (green, 0.28 at 0.55) to sky (blue, 0.58 at 0.95): like the ground and the
+// sky of photographs, the background's colour can be told from the grey
+// image, independently of the shape's class, so that colorization has
+// predictable colours to learn everywhere, not only on the shape.
+func sceneHue(v float64) float64 {
+	if v < 0.55 {
+		return 0.06 + (0.28-0.06)*max(0, v-0.25)/0.3
+	}
+	return 0.28 + (0.58-0.28)*min(0.4, v-0.55)/0.4
+}
+
 // renderShape draws one image of class c into pix (3 planes of
 // ShapesSize^2 values), taking every random choice from r in a fixed order.
 func renderShape(pix []float32, c int, r *splitMix) {
 	const n = ShapesSize
 	const plane = n * n
-	// background: a gradient between two related colours along a random
-	// direction, a faint sinusoid and pixel noise
-	bh := r.float()
+	// background: a gradient between two colours along a random direction,
+	// a faint sinusoid and pixel noise; each colour's hue follows its
+	// brightness (see sceneHue), as in photographs, up to a little jitter
+	jitter := r.float() - 0.5
 	bv1, bv2 := r.between(0.25, 0.95), r.between(0.25, 0.95)
-	c1 := hsv(bh, r.between(0.1, 0.7), bv1)
-	c2 := hsv(bh+r.between(-0.2, 0.2), r.between(0.1, 0.7), bv2)
+	c1 := hsv(sceneHue(bv1)+0.06*jitter, 0.3+0.5*r.between(0.1, 0.7), bv1)
+	c2 := hsv(sceneHue(bv2)+0.15*r.between(-0.2, 0.2), 0.3+0.5*r.between(0.1, 0.7), bv2)
 	ga := r.between(0, 2*math.Pi)
 	gx, gy := math.Cos(ga)*r.between(0.5, 1.5)/n, math.Sin(ga)*r.between(0.5, 1.5)/n
 	ta, tf := r.between(0, 2*math.Pi), r.between(0.2, 0.9)

@@ -192,3 +192,47 @@ func TestSyntheticShapesAreColourful(t *testing.T) {
 		t.Fatalf("mean chroma %.3f: the images are nearly grey", chroma)
 	}
 }
+
+// The background's hue follows its brightness (sceneHue), so a colorizer can
+// predict it from the grey image: at a corner, away from the shape, the hue
+// of nearly every image lies near sceneHue of the corner's value.
+func TestSyntheticShapesBackgroundHueFollowsBrightness(t *testing.T) {
+	ds, _ := SyntheticShapes("train", 300)
+	buf := NewImage(3, ShapesSize, ShapesSize)
+	const plane = ShapesSize * ShapesSize
+	near := 0
+	for i := range ds.Len() {
+		img, _ := ds.Image(i, buf)
+		r, g, b := float64(img.Pix[0]), float64(img.Pix[plane]), float64(img.Pix[2*plane])
+		h, v := rgbHue(r, g, b), max(r, g, b)
+		d := math.Abs(h - sceneHue(v))
+		if min(d, 1-d) < 0.1 {
+			near++
+		}
+	}
+	if near < ds.Len()*85/100 {
+		t.Fatalf("%d of %d corner hues lie within 0.1 of sceneHue(value): want at least 85%%", near, ds.Len())
+	}
+	if !(sceneHue(0.25) < sceneHue(0.55) && sceneHue(0.55) < sceneHue(0.95)) {
+		t.Fatalf("sceneHue does not rise with brightness: %v %v %v", sceneHue(0.25), sceneHue(0.55), sceneHue(0.95))
+	}
+}
+
+// rgbHue is the HSV hue (turns) of an RGB colour (0 for greys).
+func rgbHue(r, g, b float64) float64 {
+	hi, lo := max(r, g, b), min(r, g, b)
+	if hi == lo {
+		return 0
+	}
+	var h float64
+	switch hi {
+	case r:
+		h = (g - b) / (hi - lo)
+	case g:
+		h = 2 + (b-r)/(hi-lo)
+	default:
+		h = 4 + (r-g)/(hi-lo)
+	}
+	h /= 6
+	return h - math.Floor(h)
+}

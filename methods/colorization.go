@@ -331,6 +331,27 @@ func (m *Colorization) binAccuracy(logits *tensor.Tensor, nearest []int32) float
 	return float64(hit) / float64(len(nearest))
 }
 
+// modeBinAccuracy is the share of pixels whose nearest bin is the most
+// common bin of the colour prior (0 before the prior has seen any pixel).
+func (m *Colorization) modeBinAccuracy(nearest []int32) float64 {
+	if m.PriorCount.Data[0] == 0 {
+		return 0
+	}
+	mode := int32(0)
+	for j, v := range m.Prior.Data {
+		if v > m.Prior.Data[mode] {
+			mode = int32(j)
+		}
+	}
+	hit := 0
+	for _, j := range nearest {
+		if j == mode {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(nearest))
+}
+
 // decodeAB turns the network's outputs into ab rows [P, 2]: the annealed
 // mean sum_q softmax(logits/T)_q * bin_q, or the rescaled regression.
 func (m *Colorization) decodeAB(out *autograd.Var) *autograd.Var {
@@ -349,7 +370,10 @@ func annealedMean(logits *autograd.Var, bins *tensor.Tensor, t float64) *autogra
 // PretextMetrics implements PretextEvaluator: the mean Euclidean ab error
 // of the decoded colours on the output grid ("ab_error", ab units), and for
 // the classification variant the share of pixels whose most likely bin is
-// the nearest to the true colour ("bin_accuracy").
+// the nearest to the true colour ("bin_accuracy"). Each comes with the
+// score of a predictor that ignores the image, its chance level:
+// "grey_ab_error" leaves every pixel grey (ab = 0), and "mode_bin_accuracy"
+// always names the most common bin of the colour prior.
 func (m *Colorization) PretextMetrics(b loader.Batch, _ *rand.Rand) map[string]float64 {
 	x := b.Views[0]
 	m.checkViews(x)
@@ -357,9 +381,11 @@ func (m *Colorization) PretextMetrics(b loader.Batch, _ *rand.Rand) map[string]f
 	out := m.forward(l)
 	l.Free()
 	pred := m.decodeAB(out)
-	res := map[string]float64{"ab_error": colorABError(pred.Value.Data, ab)}
+	res := map[string]float64{"ab_error": colorABError(pred.Value.Data, ab), "grey_ab_error": colorABError(nil, ab)}
 	if m.P.Variant == "classification" {
-		res["bin_accuracy"] = m.binAccuracy(out.Value, m.encode(ab))
+		nearest := m.encode(ab)
+		res["bin_accuracy"] = m.binAccuracy(out.Value, nearest)
+		res["mode_bin_accuracy"] = m.modeBinAccuracy(nearest)
 	}
 	pred.Free()
 	out.Free()

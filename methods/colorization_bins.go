@@ -232,12 +232,15 @@ func colorRowArgmax(x *tensor.Tensor, dst []int32) {
 }
 
 // colorABError is the mean Euclidean distance between predicted and target ab
-// rows (two values per row).
+// rows (two values per row); a nil pred stands for grey (ab = 0) everywhere.
 func colorABError(pred, target []float32) float64 {
 	var s float64
-	for r := 0; r < len(pred); r += 2 {
-		da, db := float64(pred[r]-target[r]), float64(pred[r+1]-target[r+1])
+	for r := 0; r < len(target); r += 2 {
+		da, db := float64(target[r]), float64(target[r+1])
+		if pred != nil {
+			da, db = float64(pred[r])-da, float64(pred[r+1])-db
+		}
 		s += math.Sqrt(da*da + db*db)
 	}
-	return s / float64(len(pred)/2)
+	return s / float64(len(target)/2)
 }

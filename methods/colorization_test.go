@@ -293,6 +293,15 @@ func TestColorizationLearnsColours(t *testing.T) {
 			if variant == "classification" && !(after["bin_accuracy"] > 0.25 && after["bin_accuracy"] > 2*before["bin_accuracy"]) {
 				t.Fatalf("bin accuracy %v -> %v: not learning", before["bin_accuracy"], after["bin_accuracy"])
 			}
+			// the chance levels depend on the batch only (the mode on the
+			// prior), and a trained model beats them
+			if before["grey_ab_error"] != after["grey_ab_error"] || !(after["ab_error"] < after["grey_ab_error"]) {
+				t.Fatalf("grey ab error %v -> %v, model %v: want a constant above the model's error",
+					before["grey_ab_error"], after["grey_ab_error"], after["ab_error"])
+			}
+			if variant == "classification" && !(after["mode_bin_accuracy"] > 0 && after["bin_accuracy"] > after["mode_bin_accuracy"]) {
+				t.Fatalf("mode bin accuracy %v, model %v: want 0 < mode < model", after["mode_bin_accuracy"], after["bin_accuracy"])
+			}
 			if variant == "classification" && m.PriorCount.Data[0] != steps*8*8*8 {
 				t.Fatalf("the prior counted %v pixels, want %d", m.PriorCount.Data[0], steps*8*8*8)
 			}
@@ -446,5 +455,23 @@ func TestLightnessBackbone(t *testing.T) {
 	}
 	if _, err := m.PredictAB(tensor.New(1, 3, 8, 8)); err == nil {
 		t.Fatal("PredictAB accepted 8-pixel images from a 16-pixel model")
+	}
+}
+
+func TestColorABError(t *testing.T) {
+	target := []float32{3, 4, 0, -2}
+	cases := []struct {
+		name string
+		pred []float32
+		want float64
+	}{
+		{"grey", nil, (5 + 2) / 2.0},
+		{"exact", []float32{3, 4, 0, -2}, 0},
+		{"off by (3, 4) and (0, 1)", []float32{0, 0, 0, -1}, (5 + 1) / 2.0},
+	}
+	for _, c := range cases {
+		if got := colorABError(c.pred, target); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: colorABError = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
