@@ -40,6 +40,10 @@ test split. Baselines run in the same harness (--baseline B):
   pixels      the raw pixels;
   random      a random-init encoder of --arch whose batch-norm statistics
               are recomputed on the training images (said in the output);
+              with --method M, the encoder a run of M starts from (--seed),
+              seen the way M's checkpoints are evaluated: the fair baseline
+              of cpc (mean over a patch grid), colorization (lightness only)
+              and splitbrain (both halves);
   supervised  the --arch encoder trained from scratch with the labels of the
               training split (the loop of selfsup finetune --scratch, budget
               --epochs); its own test accuracy is reported too, and --out DIR
@@ -72,6 +76,7 @@ Examples:
   selfsup eval linear --ckpt runs/simclr-mnist --data mnist --json
   selfsup eval knn --baseline pixels --data fashion-mnist
   selfsup eval linear --baseline random --arch resnet-small --data mnist
+  selfsup eval probes --baseline random --method cpc --data mnist   # random-init, seen as CPC evaluates it
   selfsup eval stages --ckpt runs/simclr-mnist --data mnist
   selfsup eval cluster --ckpt runs/simclr-mnist --data mnist --json
   selfsup eval labels --ckpt runs/simclr-mnist --data mnist --plot labels.png
