@@ -174,7 +174,7 @@ func newRun(spec methods.Spec, ds data.Dataset, cfg Config) (*run, error) {
 		return nil, err
 	}
 	r.spec = spec
-	m, err := methods.Build(spec, rand.New(rand.NewPCG(cfg.Seed, 0x5e1f)))
+	m, err := methods.Build(spec, InitRand(cfg.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -576,3 +576,8 @@ func smoothing(n int) float64 {
 	}
 	return 0.9
 }
+
+// InitRand is the random stream a run with seed draws its initial weights
+// from. Random-init baselines draw from it too, so that they hold exactly
+// the weights the run with the same seed starts from.
+func InitRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5e1f)) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"selfsup/nn"
 	"selfsup/runlog"
 	"selfsup/tensor"
+	"selfsup/train"
 )
 
 func init() {
@@ -231,13 +231,13 @@ func featuresOf(ctx context.Context, enc *embed.Encoder, ds data.Dataset, progre
 // randomEncoder builds a random-init encoder like cfg with its batch-norm
 // statistics recomputed on up to 10000 (unlabelled) training images, the
 // baseline eval uses.
-func randomEncoder(ctx context.Context, cfg nn.BackboneConfig, train data.Dataset, seed uint64) (*embed.Encoder, string, error) {
-	b, err := nn.NewBackbone(cfg, rand.New(rand.NewPCG(seed, 0x5e1f)))
+func randomEncoder(ctx context.Context, cfg nn.BackboneConfig, trainDS data.Dataset, seed uint64) (*embed.Encoder, string, error) {
+	b, err := nn.NewBackbone(cfg, train.InitRand(seed))
 	if err != nil {
 		return nil, "", err
 	}
 	var tf = embed.Channels{C: cfg.InChannels}
-	ds := train
+	ds := trainDS
 	if _, h, w := ds.Shape(); h != cfg.ImageSize || w != cfg.ImageSize {
 		if ds, err = data.Resized(ds, cfg.ImageSize); err != nil {
 			return nil, "", err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -280,7 +279,7 @@ func compareBaseline(ctx context.Context, name, dir string, d evalData, cc compa
 	var enc nn.Backbone
 	if name == "random" {
 		var err error
-		if enc, err = nn.NewBackbone(cc.suite.bc, rand.New(rand.NewPCG(cc.seed, 0x5e1f))); err != nil {
+		if enc, err = nn.NewBackbone(cc.suite.bc, train.InitRand(cc.seed)); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(cc.suite.log, "%s: recomputing the batch-norm statistics of a random-init %s on %d training images\n", tag, cc.arch, min(10000, d.train.Len()))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -174,7 +173,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	rows = append(rows, row)
 
 	fmt.Fprintln(stderr, "3/4 baseline: the same encoder with its random initial weights")
-	randEnc, err := nn.NewBackbone(spec.Backbone, rand.New(rand.NewPCG(*seed, 0x5e1f)))
+	randEnc, err := nn.NewBackbone(spec.Backbone, train.InitRand(*seed))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"selfsup/methods"
 	"selfsup/nn"
 	"selfsup/runlog"
+	"selfsup/train"
 )
 
 func init() {
@@ -198,7 +198,7 @@ func (e *evalSetup) encoder(ctx context.Context, d evalData, stderr io.Writer) (
 		}
 		what = fmt.Sprintf("random-init %s as %s evaluates it (the weights a --seed %d run starts from)", e.arch, e.method, e.seed)
 	default:
-		if enc, err = nn.NewBackbone(bc, rand.New(rand.NewPCG(e.seed, 0x5e1f))); err != nil {
+		if enc, err = nn.NewBackbone(bc, train.InitRand(e.seed)); err != nil {
 			return nil, "", nil, err
 		}
 	}
@@ -227,7 +227,7 @@ func methodEncoder(method, arch string, ds data.Dataset, seed uint64) (nn.Backbo
 	if spec, err = methods.Resolve(spec, methods.RunInfo{BatchSize: 256, DataLen: ds.Len()}); err != nil {
 		return nil, err
 	}
-	m, err := methods.Build(spec, rand.New(rand.NewPCG(seed, 0x5e1f)))
+	m, err := methods.Build(spec, train.InitRand(seed))
 	if err != nil {
 		return nil, err
 	}
