@@ -337,15 +337,11 @@ func (m *Colorization) modeBinAccuracy(nearest []int32) float64 {
 	if m.PriorCount.Data[0] == 0 {
 		return 0
 	}
-	mode := int32(0)
-	for j, v := range m.Prior.Data {
-		if v > m.Prior.Data[mode] {
-			mode = int32(j)
-		}
-	}
+	var mode [1]int32
+	colorRowArgmax(m.Prior.Reshape(1, m.Prior.Dim(0)), mode[:])
 	hit := 0
 	for _, j := range nearest {
-		if j == mode {
+		if j == mode[0] {
 			hit++
 		}
 	}
