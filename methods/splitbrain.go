@@ -2,6 +2,7 @@ package methods
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -34,6 +35,18 @@ type SplitBrainParams struct {
 	// OutScale sets the prediction resolution: the image side divided by
 	// OutScale, rounding up (4, about the paper's resolution).
 	OutScale int `json:"out_scale"`
+	// Loss is "classification" (the paper's best variant, "cl,cl": each
+	// head predicts a distribution over quantised values of the other
+	// group, trained with cross-entropy: L in LBins bins, ab in the
+	// in-gamut bins of size BinSize) or "regression" (L2 on the scaled
+	// channels, for any split). Empty: classification for the Lab split
+	// of L against ab, regression otherwise.
+	Loss string `json:"loss"`
+	// LBins is the number of equal bins of L in [0, 100] (100, the
+	// paper's); BinSize is the ab quantisation step (10, as in
+	// colorization). Classification only.
+	LBins   int     `json:"l_bins"`
+	BinSize float64 `json:"bin_size"`
 	// Augment holds the view recipe (random resized crop, flips; no colour
 	// jitter, which would corrupt the cross-channel targets).
 	Augment AugmentParams `json:"augment"`
@@ -43,23 +56,40 @@ type SplitBrainParams struct {
 // (L against ab for colour images), predicted at a quarter of the
 // resolution.
 func DefaultSplitBrainParams() SplitBrainParams {
-	return SplitBrainParams{HeadHidden: 64, OutScale: 4, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+	return SplitBrainParams{HeadHidden: 64, OutScale: 4, LBins: 100, BinSize: 10, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
 }
 
 // SplitBrain is the split-brain autoencoder: two backbones on disjoint
 // channel groups, each with a head predicting the other group's channels
-// from its own (cross-channel prediction), the two L2 regression losses
-// summed. The paper classifies quantised ab values for L -> ab; this
-// implementation regresses both directions with L2 (the paper's regression
-// variant). The representation is both backbones' pooled features
-// concatenated (Encoder returns a SplitBrainEncoder).
+// from its own (cross-channel prediction), the two losses summed. For
+// colour images split into L and ab both directions are classifications
+// over quantised values (L -> ab over the in-gamut ab bins, ab -> L over
+// bins of L), the paper's best variant; other splits regress the scaled
+// channels with L2 (the paper's regression variant). The representation is
+// both backbones' pooled features concatenated (Encoder returns a
+// SplitBrainEncoder).
 type SplitBrain struct {
 	P     SplitBrainParams
 	Enc   *SplitBrainEncoder
 	Heads [2]*splitHead
+	// classify is true for the classification loss.
+	classify bool
+	// abBins are the ab bin centres [Q, 2] of the classification loss.
+	abBins *tensor.Tensor
 	// down pools the images to the prediction resolution for the targets.
-	down  *resizer
-	views []augment.Transform
+	down    *resizer
+	views   []augment.Transform
+	scratch splitScratch
+}
+
+// splitScratch holds the classification labels of a step, reused across
+// steps.
+type splitScratch struct {
+	ab, sw   []float32
+	idx, bin []int32
+	labels   []int
+	argmax   []int32
+	counts   []int
 }
 
 // splitHead predicts one group's channels from the other's feature map at
@@ -168,6 +198,41 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 	}
 	out := (size + p.OutScale - 1) / p.OutScale
 	m := &SplitBrain{P: p, Enc: &SplitBrainEncoder{Groups: groups, Lab: lab}, down: newResizer(size, size, out, out)}
+	isLab := lab && len(groups[0])+len(groups[1]) == 3 && (len(groups[0]) == 1 && groups[0][0] == 0 || len(groups[1]) == 1 && groups[1][0] == 0)
+	switch p.Loss {
+	case "":
+		m.classify = isLab
+	case "classification":
+		if !isLab {
+			return nil, fmt.Errorf("splitbrain: loss \"classification\" quantises L and ab, so it needs colour images split into L and ab in Lab (split \"0|1,2\" or \"1,2|0\", space \"lab\"), not split %v in space %q: use loss \"regression\"", groups, p.Space)
+		}
+		m.classify = true
+	case "regression":
+	default:
+		return nil, fmt.Errorf("splitbrain: loss %q must be \"classification\", \"regression\" or empty (classification for the L|ab split)", p.Loss)
+	}
+	// classes[i] is the width of head i's output: the other group's
+	// channels (regression) or its number of bins (classification).
+	var classes [2]int
+	for i := range groups {
+		classes[i] = len(groups[1-i])
+	}
+	if m.classify {
+		if p.LBins < 2 || p.LBins > 1000 {
+			return nil, fmt.Errorf("splitbrain: l_bins %d must be in [2, 1000]", p.LBins)
+		}
+		if p.BinSize < 1 || p.BinSize > 50 {
+			return nil, fmt.Errorf("splitbrain: bin_size %v must be in [1, 50] (ab units)", p.BinSize)
+		}
+		m.abBins = gamutBins(p.BinSize)
+		for i, g := range groups {
+			if len(g) == 1 { // this half sees L and predicts ab
+				classes[i] = m.abBins.Dim(0)
+			} else {
+				classes[i] = p.LBins
+			}
+		}
+	}
 	for i, g := range groups {
 		cfg := s.Backbone
 		cfg.InChannels = len(g)
@@ -181,7 +246,7 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 		}
 		m.Enc.Nets[i] = enc
 		m.Heads[i] = &splitHead{rs: newResizer(fh, fw, out, out), Hidden: newConvBN(fc, p.HeadHidden, 3, r),
-			Pred: newOutputConv(p.HeadHidden, len(groups[1-i]), 1, 1, r)}
+			Pred: newOutputConv(p.HeadHidden, classes[i], 1, 1, r)}
 	}
 	o := augment.Options{Size: size, Scale: [2]float64{0.2, 1}, Ratio: augment.DefaultRatio, Flip: 0.5}
 	o = p.Augment.apply(o, c)
@@ -191,10 +256,13 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 }
 
 // predictions runs both halves on their groups of x and returns each
-// head's error against the other group, downsampled to the prediction
-// resolution (adaptive average pooling).
-func (m *SplitBrain) predictions(x *tensor.Tensor) [2]*autograd.Var {
-	var errs [2]*autograd.Var
+// head's loss against the other group, downsampled to the prediction
+// resolution (adaptive average pooling): the mean squared error, or the
+// cross-entropy against the bins of the targets. With the classification
+// loss, acc holds each head's share of pixels whose most likely bin is the
+// target's, and chance the share of the target's most common bin in the
+// batch (what always naming it would score).
+func (m *SplitBrain) predictions(x *tensor.Tensor) (errs [2]*autograd.Var, acc, chance [2]float64) {
 	inputs := m.Enc.split(x)
 	for i := range 2 {
 		f := backboneMap(m.Enc.Nets[i], inputs[i])
@@ -202,6 +270,18 @@ func (m *SplitBrain) predictions(x *tensor.Tensor) [2]*autograd.Var {
 		f.Free()
 		var target *autograd.Var
 		autograd.NoGrad(func() { target = m.down.forward(inputs[1-i]) })
+		if m.classify {
+			// Free is a no-op on values the graph still needs
+			labels := m.binLabels(target.Value)
+			target.Free()
+			perm := autograd.Permute(pred, 0, 2, 3, 1)
+			pred.Free()
+			rows := autograd.Reshape(perm, -1, perm.Value.Dim(3))
+			errs[i] = autograd.CrossEntropy(rows, labels, 0)
+			acc[i], chance[i] = m.binAccuracy(rows.Value, labels)
+			perm.Free()
+			continue
+		}
 		errs[i] = autograd.MSE(pred, target)
 		if !autograd.GradEnabled() {
 			pred.Free()
@@ -209,21 +289,101 @@ func (m *SplitBrain) predictions(x *tensor.Tensor) [2]*autograd.Var {
 		}
 	}
 	freeInputs(inputs)
-	return errs
+	return errs, acc, chance
 }
 
-// Loss implements Method: the two cross-channel prediction errors summed.
+// binLabels returns the class of every pixel of a downsampled target group
+// [N, C, H, W] in (n, y, x) order: the bin of L (C = 1; scaled L/50 - 1
+// back to [0, 100], LBins equal bins) or the nearest in-gamut ab bin
+// (C = 2; scaled by 1/110). The slice is scratch, valid until the next
+// call.
+func (m *SplitBrain) binLabels(t *tensor.Tensor) []int {
+	n, c, hw := t.Dim(0), t.Dim(1), t.Dim(2)*t.Dim(3)
+	s := &m.scratch
+	p := n * hw
+	if cap(s.labels) < p {
+		s.labels = make([]int, p)
+	}
+	labels := s.labels[:p]
+	if c == 1 {
+		for k, v := range t.Data[:p] {
+			labels[k] = lightnessBin(v, m.P.LBins)
+		}
+		return labels
+	}
+	s.ab, s.sw, s.idx, s.bin = growColorF32(s.ab, 2*p), growColorF32(s.sw, p), growColorI32(s.idx, p), growColorI32(s.bin, p)
+	for img := range n {
+		a := t.Data[(2*img)*hw : (2*img+1)*hw]
+		b := t.Data[(2*img+1)*hw : (2*img+2)*hw]
+		for k := range hw {
+			r := img*hw + k
+			s.ab[2*r], s.ab[2*r+1] = a[k]*labScale, b[k]*labScale
+		}
+	}
+	softEncode(s.ab, m.abBins, 1, 1, s.idx, s.sw, s.bin)
+	for k, j := range s.bin {
+		labels[k] = int(j)
+	}
+	return labels
+}
+
+// lightnessBin is the bin of a scaled lightness v = L/50 - 1 among bins
+// equal bins of L in [0, 100] (values outside clamp to the end bins).
+func lightnessBin(v float32, bins int) int {
+	k := int(math.Floor(float64(v+1) * 50 * float64(bins) / 100))
+	return min(max(k, 0), bins-1)
+}
+
+// binAccuracy returns the share of rows of logits [P, Q] whose largest
+// logit is at their label, and the share of the labels' most common value.
+func (m *SplitBrain) binAccuracy(logits *tensor.Tensor, labels []int) (acc, chance float64) {
+	s := &m.scratch
+	s.argmax = growColorI32(s.argmax, len(labels))
+	colorRowArgmax(logits, s.argmax)
+	q := logits.Dim(1)
+	if cap(s.counts) < q {
+		s.counts = make([]int, q)
+	}
+	counts := s.counts[:q]
+	clear(counts)
+	hit, most := 0, 0
+	for k, l := range labels {
+		if int(s.argmax[k]) == l {
+			hit++
+		}
+		counts[l]++
+		most = max(most, counts[l])
+	}
+	return float64(hit) / float64(len(labels)), float64(most) / float64(len(labels))
+}
+
+// Loss implements Method: the two cross-channel prediction losses summed.
 func (m *SplitBrain) Loss(b loader.Batch, _ *rand.Rand) Output {
-	e := m.predictions(b.Views[0])
-	return Output{Loss: autograd.Add(e[0], e[1]), Metrics: map[string]float64{
-		"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}}
+	e, acc, _ := m.predictions(b.Views[0])
+	metrics := m.metrics(e, acc, [2]float64{})
+	delete(metrics, "chance_a_to_b")
+	delete(metrics, "chance_b_to_a")
+	return Output{Loss: autograd.Add(e[0], e[1]), Metrics: metrics}
 }
 
-// PretextMetrics implements PretextEvaluator: the mean squared error of
-// each direction's prediction (a is the split's first group).
+// metrics names each direction's loss and, for the classification loss,
+// its accuracy and chance level ("a" is the split's first group).
+func (m *SplitBrain) metrics(e [2]*autograd.Var, acc, chance [2]float64) map[string]float64 {
+	if !m.classify {
+		return map[string]float64{"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}
+	}
+	return map[string]float64{
+		"ce_a_to_b": float64(e[0].Item()), "ce_b_to_a": float64(e[1].Item()),
+		"acc_a_to_b": acc[0], "acc_b_to_a": acc[1],
+		"chance_a_to_b": chance[0], "chance_b_to_a": chance[1]}
+}
+
+// PretextMetrics implements PretextEvaluator: each direction's mean squared
+// error, or its cross-entropy, bin accuracy and chance level (the share of
+// the batch's most common target bin).
 func (m *SplitBrain) PretextMetrics(b loader.Batch, _ *rand.Rand) map[string]float64 {
-	e := m.predictions(b.Views[0])
-	return map[string]float64{"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}
+	e, acc, chance := m.predictions(b.Views[0])
+	return m.metrics(e, acc, chance)
 }
 
 // Encoder implements Method.

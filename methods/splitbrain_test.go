@@ -178,11 +178,35 @@ func tiedChannelImages(n, size int, r *rand.Rand) *tensor.Tensor {
 	return x
 }
 
+// hueRampImages returns colour images whose colour is a function of their
+// lightness: a ramp v from 0 to 1 across the image in a random direction,
+// drawn through a hue sweep (dark blue, green, light red), so each of L and
+// ab predicts the other.
+func hueRampImages(n, size int, r *rand.Rand) *tensor.Tensor {
+	x := tensor.New(n, 3, size, size)
+	hw := size * size
+	for i := 0; i < n; i++ {
+		th := 2 * math.Pi * r.Float64()
+		c, s := math.Cos(th), math.Sin(th)
+		for y := 0; y < size; y++ {
+			for xx := 0; xx < size; xx++ {
+				u := (float64(xx)-float64(size-1)/2)*c + (float64(y)-float64(size-1)/2)*s
+				v := float32(min(max(0.5+u/float64(size), 0), 1))
+				j := y*size + xx
+				x.Data[(i*3)*hw+j] = v
+				x.Data[(i*3+1)*hw+j] = 1 - float32(math.Abs(float64(2*v-1)))
+				x.Data[(i*3+2)*hw+j] = 1 - v
+			}
+		}
+	}
+	return x
+}
+
 // A few dozen steps on images whose channels determine each other cut both
-// held-out cross-channel errors by more than half.
+// held-out cross-channel errors by more than half (regression loss).
 func TestSplitBrainLearns(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	m := buildSpatial(t, "splitbrain", 3, 16, `{"head_hidden":8}`)
+	m := buildSpatial(t, "splitbrain", 3, 16, `{"head_hidden":8,"loss":"regression"}`)
 	train := loader.Batch{Views: []*tensor.Tensor{tiedChannelImages(12, 16, r)}}
 	held := loader.Batch{Views: []*tensor.Tensor{tiedChannelImages(12, 16, r)}}
 	before, after, _ := spatialFit(t, m, train, held, 30, 3e-3)
@@ -192,6 +216,98 @@ func TestSplitBrainLearns(t *testing.T) {
 		}
 	}
 	t.Logf("before %v after %v", before, after)
+}
+
+// With the classification loss (the default for L | ab) a few dozen steps
+// on images whose channels determine each other lift both held-out bin
+// accuracies well above the share of the most common bin (coarse bins, so
+// that a few steps suffice).
+func TestSplitBrainClassificationLearns(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	m := buildSpatial(t, "splitbrain", 3, 16, `{"head_hidden":8,"l_bins":20,"bin_size":20}`)
+	train := loader.Batch{Views: []*tensor.Tensor{hueRampImages(12, 16, r)}}
+	held := loader.Batch{Views: []*tensor.Tensor{hueRampImages(12, 16, r)}}
+	before, after, last := spatialFit(t, m, train, held, 40, 1e-2)
+	for _, dir := range []string{"a_to_b", "b_to_a"} {
+		acc, chance := after["acc_"+dir], after["chance_"+dir]
+		if !(acc > before["acc_"+dir]+0.2 && acc > chance+0.2) || after["ce_"+dir] >= before["ce_"+dir] {
+			t.Errorf("%s: held-out accuracy %.3f -> %.3f (chance %.3f), cross-entropy %.3f -> %.3f; want a rise of 0.2 above both",
+				dir, before["acc_"+dir], acc, chance, before["ce_"+dir], after["ce_"+dir])
+		}
+	}
+	if _, ok := last.Metrics["chance_a_to_b"]; ok {
+		t.Error("the training loss reports the chance level; only the held-out metrics should")
+	}
+	t.Logf("before %v after %v", before, after)
+}
+
+// The classification labels: L in equal bins of [0, 100], ab at the
+// nearest in-gamut bin.
+func TestSplitBrainBinLabels(t *testing.T) {
+	for _, c := range []struct {
+		l    float32
+		bins int
+		want int
+	}{
+		{0, 100, 0}, {0.5, 100, 0}, {1.2, 100, 1}, {50, 100, 50}, {99.9, 100, 99}, {100, 100, 99},
+		{-3, 100, 0}, {104, 100, 99}, {49.9, 2, 0}, {50.1, 2, 1},
+	} {
+		if got := lightnessBin(c.l/50-1, c.bins); got != c.want {
+			t.Errorf("L %v in %d bins: bin %d, want %d", c.l, c.bins, got, c.want)
+		}
+	}
+	m := buildSpatial(t, "splitbrain", 3, 8, `{"head_hidden":4}`).(*SplitBrain)
+	// ab target [1, 2, 1, 2]: (23, -38) and (-61, 4) in ab units
+	ab := tensor.FromData([]float32{23. / 110, -61. / 110, -38. / 110, 4. / 110}, 1, 2, 1, 2)
+	got := m.binLabels(ab)
+	for k, want := range [][2]float32{{20, -40}, {-60, 0}} {
+		c := m.abBins.Data[2*got[k] : 2*got[k]+2]
+		if c[0] != want[0] || c[1] != want[1] {
+			t.Errorf("pixel %d: bin centre %v, want %v", k, c, want)
+		}
+	}
+}
+
+// The loss follows the split: classification for L | ab (heads as wide as
+// the other side's bins), regression otherwise; the options are checked.
+func TestSplitBrainLossOptions(t *testing.T) {
+	q := gamutBins(10).Dim(0)
+	for _, c := range []struct {
+		params   string
+		classify bool
+		widths   [2]int
+		err      string
+	}{
+		{`{}`, true, [2]int{q, 100}, ""},
+		{`{"split":"1,2|0","l_bins":50}`, true, [2]int{50, q}, ""},
+		{`{"loss":"regression"}`, false, [2]int{2, 1}, ""},
+		{`{"space":"none"}`, false, [2]int{2, 1}, ""},
+		{`{"split":"0,1|2"}`, false, [2]int{1, 2}, ""},
+		{`{"split":"0,1|2","loss":"classification"}`, false, [2]int{}, `use loss "regression"`},
+		{`{"space":"none","loss":"classification"}`, false, [2]int{}, `use loss "regression"`},
+		{`{"loss":"hinge"}`, false, [2]int{}, `loss "hinge"`},
+		{`{"l_bins":1}`, false, [2]int{}, "l_bins 1"},
+		{`{"bin_size":0}`, false, [2]int{}, "bin_size 0"},
+	} {
+		spec := Spec{Method: "splitbrain", Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: 3, ImageSize: 8},
+			Params: json.RawMessage(c.params)}
+		mm, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.params, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.params, err)
+			continue
+		}
+		m := mm.(*SplitBrain)
+		got := [2]int{m.Heads[0].Pred.Weight.Value.Dim(0), m.Heads[1].Pred.Weight.Value.Dim(0)}
+		if m.classify != c.classify || got != c.widths {
+			t.Errorf("%s: classification %v, head widths %v; want %v, %v", c.params, m.classify, got, c.classify, c.widths)
+		}
+	}
 }
 
 func ExampleParseChannelSplit() {
