@@ -20,11 +20,12 @@ names = {"pixels": "raw pixels", "random": "random-init resnet-small", "random-v
 
 def sort_key(r, order):
     # a random-<method> row (the random-init encoder seen the way that method
-    # evaluates it) sits just above its method, variants just below
+    # evaluates it) sits just above its method, variants (rows named other
+    # than their method) just below, each above its own random row
     method = r.get("method", r["row"])
     base = method[len("random-"):] if method.startswith("random-") and method[len("random-"):] in order else method
     rank = order.index(base) if base in order else len(order)
-    return (rank, 0 if base != method else 1 if r["row"] == method else 2)
+    return (rank, r["row"] != method, base == method)
 
 
 def label_of(method):
@@ -37,7 +38,8 @@ def pretext(r):
     # the held-out pretext metrics, accuracies as percentages
     out = []
     for k, v in sorted(r.get("pretext", {}).items()):
-        out.append(f"{k} {100 * v:.1f}%" if ("acc" in k and v <= 1) else f"{k} {v:.3g}")
+        share = ("acc" in k or "chance" in k) and v <= 1
+        out.append(f"{k} {100 * v:.1f}%" if share else f"{k} {v:.3g}")
     return "; ".join(out) or "-"
 
 
