@@ -227,7 +227,7 @@ func (m *Colorization) prepare(x *tensor.Tensor) (*autograd.Var, []float32) {
 		normaliseL(l.Data[i*h*w:(i+1)*h*w], lab.Data[3*i*h*w:(3*i+1)*h*w])
 	}
 	p := n * m.grid * m.grid
-	m.scratch.ab = growColorF32(m.scratch.ab, 2*p)
+	m.scratch.ab = growScratch(m.scratch.ab, 2*p)
 	cellMeans(m.scratch.ab, lab, m.grid)
 	return autograd.Temp(l), m.scratch.ab
 }
@@ -279,7 +279,7 @@ func softTargetLoss(logits *autograd.Var, idx []int32, sw []float32, nearest []i
 func (m *Colorization) encode(ab []float32) []int32 {
 	p, k := len(ab)/2, m.P.SoftK
 	s := &m.scratch
-	s.idx, s.sw, s.nearest = growColorI32(s.idx, p*k), growColorF32(s.sw, p*k), growColorI32(s.nearest, p)
+	s.idx, s.sw, s.nearest = growScratch(s.idx, p*k), growScratch(s.sw, p*k), growScratch(s.nearest, p)
 	softEncode(ab, m.Bins, k, m.P.SoftSigma, s.idx, s.sw, s.nearest)
 	return s.nearest
 }
@@ -289,7 +289,7 @@ func (m *Colorization) encode(ab []float32) []int32 {
 func (m *Colorization) updatePrior(nearest []int32) {
 	q := m.Bins.Dim(0)
 	s := &m.scratch
-	s.hist = growColorF32(s.hist, q)
+	s.hist = growScratch(s.hist, q)
 	clear(s.hist)
 	for _, j := range nearest {
 		s.hist[j]++
@@ -310,7 +310,7 @@ func (m *Colorization) classWeights() []float32 {
 		m.kernel = smoothingKernel(m.Bins, m.P.PriorSigma)
 	}
 	s := &m.scratch
-	s.weights = growColorF32(s.weights, m.Bins.Dim(0))
+	s.weights = growScratch(s.weights, m.Bins.Dim(0))
 	if err := classWeights(s.weights, m.Prior.Data, m.kernel, m.P.PriorLambda); err != nil {
 		panic(&autograd.OpError{Op: "colorization", Msg: err.Error()})
 	}
@@ -320,7 +320,7 @@ func (m *Colorization) classWeights() []float32 {
 // binAccuracy is the share of pixels whose most likely bin is the one
 // nearest their true colour.
 func (m *Colorization) binAccuracy(logits *tensor.Tensor, nearest []int32) float64 {
-	m.scratch.argmax = growColorI32(m.scratch.argmax, len(nearest))
+	m.scratch.argmax = growScratch(m.scratch.argmax, len(nearest))
 	colorRowArgmax(logits, m.scratch.argmax)
 	hit := 0
 	for i, j := range nearest {
@@ -535,18 +535,11 @@ func (b *LightnessBackbone) ForwardStages(x *autograd.Var, upto int, keep bool) 
 	return ys
 }
 
-// growColorF32 returns s resized to n, reusing its storage when large enough.
-func growColorF32(s []float32, n int) []float32 {
+// growScratch returns s resized to n, reusing its storage when large
+// enough: per-step label buffers kept across steps.
+func growScratch[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
-// growColorI32 is growColorF32 for int32 slices.
-func growColorI32(s []int32, n int) []int32 {
-	if cap(s) < n {
-		return make([]int32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

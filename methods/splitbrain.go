@@ -88,7 +88,6 @@ type splitScratch struct {
 	ab, sw   []float32
 	idx, bin []int32
 	labels   []int
-	argmax   []int32
 	counts   []int
 }
 
@@ -198,7 +197,10 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 	}
 	out := (size + p.OutScale - 1) / p.OutScale
 	m := &SplitBrain{P: p, Enc: &SplitBrainEncoder{Groups: groups, Lab: lab}, down: newResizer(size, size, out, out)}
-	isLab := lab && len(groups[0])+len(groups[1]) == 3 && (len(groups[0]) == 1 && groups[0][0] == 0 || len(groups[1]) == 1 && groups[1][0] == 0)
+	// the split is L | ab when one group is channel 0 alone and the other
+	// holds the two remaining Lab channels
+	isL := func(g []int) bool { return len(g) == 1 && g[0] == 0 }
+	isLab := lab && len(groups[0])+len(groups[1]) == 3 && (isL(groups[0]) || isL(groups[1]))
 	switch p.Loss {
 	case "":
 		m.classify = isLab
@@ -226,7 +228,7 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 		}
 		m.abBins = gamutBins(p.BinSize)
 		for i, g := range groups {
-			if len(g) == 1 { // this half sees L and predicts ab
+			if isL(g) { // this half sees L and predicts ab
 				classes[i] = m.abBins.Dim(0)
 			} else {
 				classes[i] = p.LBins
@@ -278,7 +280,7 @@ func (m *SplitBrain) predictions(x *tensor.Tensor) (errs [2]*autograd.Var, acc, 
 			pred.Free()
 			rows := autograd.Reshape(perm, -1, perm.Value.Dim(3))
 			errs[i] = autograd.CrossEntropy(rows, labels, 0)
-			acc[i], chance[i] = m.binAccuracy(rows.Value, labels)
+			acc[i], chance[i] = classAccuracy(rows.Value, labels), m.modeShare(labels, rows.Value.Dim(1))
 			perm.Free()
 			continue
 		}
@@ -301,17 +303,15 @@ func (m *SplitBrain) binLabels(t *tensor.Tensor) []int {
 	n, c, hw := t.Dim(0), t.Dim(1), t.Dim(2)*t.Dim(3)
 	s := &m.scratch
 	p := n * hw
-	if cap(s.labels) < p {
-		s.labels = make([]int, p)
-	}
-	labels := s.labels[:p]
+	s.labels = growScratch(s.labels, p)
+	labels := s.labels
 	if c == 1 {
 		for k, v := range t.Data[:p] {
 			labels[k] = lightnessBin(v, m.P.LBins)
 		}
 		return labels
 	}
-	s.ab, s.sw, s.idx, s.bin = growColorF32(s.ab, 2*p), growColorF32(s.sw, p), growColorI32(s.idx, p), growColorI32(s.bin, p)
+	s.ab, s.sw, s.idx, s.bin = growScratch(s.ab, 2*p), growScratch(s.sw, p), growScratch(s.idx, p), growScratch(s.bin, p)
 	for img := range n {
 		a := t.Data[(2*img)*hw : (2*img+1)*hw]
 		b := t.Data[(2*img+1)*hw : (2*img+2)*hw]
@@ -334,48 +334,34 @@ func lightnessBin(v float32, bins int) int {
 	return min(max(k, 0), bins-1)
 }
 
-// binAccuracy returns the share of rows of logits [P, Q] whose largest
-// logit is at their label, and the share of the labels' most common value.
-func (m *SplitBrain) binAccuracy(logits *tensor.Tensor, labels []int) (acc, chance float64) {
-	s := &m.scratch
-	s.argmax = growColorI32(s.argmax, len(labels))
-	colorRowArgmax(logits, s.argmax)
-	q := logits.Dim(1)
-	if cap(s.counts) < q {
-		s.counts = make([]int, q)
-	}
-	counts := s.counts[:q]
+// modeShare is the share of the most common of labels in [0, q): what
+// always naming that class would score.
+func (m *SplitBrain) modeShare(labels []int, q int) float64 {
+	m.scratch.counts = growScratch(m.scratch.counts, q)
+	counts := m.scratch.counts
 	clear(counts)
-	hit, most := 0, 0
-	for k, l := range labels {
-		if int(s.argmax[k]) == l {
-			hit++
-		}
+	most := 0
+	for _, l := range labels {
 		counts[l]++
 		most = max(most, counts[l])
 	}
-	return float64(hit) / float64(len(labels)), float64(most) / float64(len(labels))
+	return float64(most) / float64(len(labels))
 }
 
 // Loss implements Method: the two cross-channel prediction losses summed.
 func (m *SplitBrain) Loss(b loader.Batch, _ *rand.Rand) Output {
 	e, acc, _ := m.predictions(b.Views[0])
-	metrics := m.metrics(e, acc, [2]float64{})
-	delete(metrics, "chance_a_to_b")
-	delete(metrics, "chance_b_to_a")
-	return Output{Loss: autograd.Add(e[0], e[1]), Metrics: metrics}
+	return Output{Loss: autograd.Add(e[0], e[1]), Metrics: m.metrics(e, acc)}
 }
 
 // metrics names each direction's loss and, for the classification loss,
-// its accuracy and chance level ("a" is the split's first group).
-func (m *SplitBrain) metrics(e [2]*autograd.Var, acc, chance [2]float64) map[string]float64 {
+// its accuracy ("a" is the split's first group).
+func (m *SplitBrain) metrics(e [2]*autograd.Var, acc [2]float64) map[string]float64 {
 	if !m.classify {
 		return map[string]float64{"mse_a_to_b": float64(e[0].Item()), "mse_b_to_a": float64(e[1].Item())}
 	}
-	return map[string]float64{
-		"ce_a_to_b": float64(e[0].Item()), "ce_b_to_a": float64(e[1].Item()),
-		"acc_a_to_b": acc[0], "acc_b_to_a": acc[1],
-		"chance_a_to_b": chance[0], "chance_b_to_a": chance[1]}
+	return map[string]float64{"ce_a_to_b": float64(e[0].Item()), "ce_b_to_a": float64(e[1].Item()),
+		"acc_a_to_b": acc[0], "acc_b_to_a": acc[1]}
 }
 
 // PretextMetrics implements PretextEvaluator: each direction's mean squared
@@ -383,7 +369,11 @@ func (m *SplitBrain) metrics(e [2]*autograd.Var, acc, chance [2]float64) map[str
 // the batch's most common target bin).
 func (m *SplitBrain) PretextMetrics(b loader.Batch, _ *rand.Rand) map[string]float64 {
 	e, acc, chance := m.predictions(b.Views[0])
-	return m.metrics(e, acc, chance)
+	res := m.metrics(e, acc)
+	if m.classify {
+		res["chance_a_to_b"], res["chance_b_to_a"] = chance[0], chance[1]
+	}
+	return res
 }
 
 // Encoder implements Method.

@@ -319,8 +319,8 @@ func (m *VideoColor) prepare(x *tensor.Tensor, r *rand.Rand) clipBatch {
 		normaliseL(l.Data[f*plane:(f+1)*plane], lab.Data[3*f*plane:(3*f+1)*plane])
 	}
 	sc := &m.scratch
-	sc.ab = growColorF32(sc.ab, 2*frames*cells)
-	sc.cls = growColorI32(sc.cls, frames*cells)
+	sc.ab = growScratch(sc.ab, 2*frames*cells)
+	sc.cls = growScratch(sc.cls, frames*cells)
 	cellMeans(sc.ab, lab, m.grid)
 	if m.Fitted.Data[0] == 0 {
 		if err := fitColorCenters(m.Centers, sc.ab, r); err != nil {
