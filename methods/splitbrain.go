@@ -30,8 +30,12 @@ type SplitBrainParams struct {
 	// "none" otherwise.
 	Space string `json:"space"`
 	// HeadHidden is the width of each prediction head's hidden 3x3
-	// convolution.
+	// convolutions, HeadLayers their number (at least 1). The paper's
+	// network predicts through fc6 and fc7 (as convolutions) on top of the
+	// conv5 features it is evaluated on, so that the last layers, not the
+	// representation, specialise in the pixels.
 	HeadHidden int `json:"head_hidden"`
+	HeadLayers int `json:"head_layers"`
 	// OutScale sets the prediction resolution: the image side divided by
 	// OutScale, rounding up (4, about the paper's resolution).
 	OutScale int `json:"out_scale"`
@@ -56,7 +60,7 @@ type SplitBrainParams struct {
 // (L against ab for colour images), predicted at a quarter of the
 // resolution.
 func DefaultSplitBrainParams() SplitBrainParams {
-	return SplitBrainParams{HeadHidden: 64, OutScale: 4, LBins: 100, BinSize: 10, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+	return SplitBrainParams{HeadHidden: 64, HeadLayers: 1, OutScale: 4, LBins: 100, BinSize: 10, Augment: AugmentParams{MinScale: 0.2, Flip: true}}
 }
 
 // SplitBrain is the split-brain autoencoder: two backbones on disjoint
@@ -92,28 +96,53 @@ type splitScratch struct {
 }
 
 // splitHead predicts one group's channels from the other's feature map at
-// out x out: resize, 3x3 conv-BN-ReLU, 1x1 conv.
+// out x out: resize, 3x3 conv-BN-ReLU layers, 1x1 conv.
 type splitHead struct {
 	rs     *resizer
-	Hidden *convBN
+	Hidden []*convBN
 	Pred   *nn.Conv2d
+}
+
+func newSplitHead(rs *resizer, in, hidden, layers, classes int, r *rand.Rand) *splitHead {
+	h := &splitHead{rs: rs}
+	for range layers {
+		h.Hidden = append(h.Hidden, newConvBN(in, hidden, 3, r))
+		in = hidden
+	}
+	h.Pred = newOutputConv(hidden, classes, 1, 1, r) // after the hidden layers: the seeds' draws stay as they were
+	return h
 }
 
 func (h *splitHead) forward(f *autograd.Var) *autograd.Var {
 	y := h.rs.forward(f)
-	z := h.Hidden.forward(y)
+	for _, l := range h.Hidden {
+		z := l.forward(y)
+		y.Free()
+		y = z
+	}
+	out := h.Pred.Forward(y)
 	y.Free()
-	out := h.Pred.Forward(z)
-	z.Free()
 	return out
 }
 
+// Collect names the first hidden layer "hidden." (as before head_layers
+// existed, so older checkpoints load) and the others "hidden2.", ...
 func (h *splitHead) Collect(prefix string, s *nn.State) {
-	h.Hidden.Collect(prefix+"hidden.", s)
+	for i, l := range h.Hidden {
+		name := "hidden."
+		if i > 0 {
+			name = fmt.Sprintf("hidden%d.", i+1)
+		}
+		l.Collect(prefix+name, s)
+	}
 	h.Pred.Collect(prefix+"pred.", s)
 }
 
-func (h *splitHead) SetTraining(on bool) { h.Hidden.SetTraining(on) }
+func (h *splitHead) SetTraining(on bool) {
+	for _, l := range h.Hidden {
+		l.SetTraining(on)
+	}
+}
 
 func init() {
 	register("splitbrain", "split-brain autoencoder: two sub-networks predict each other's channels (L <-> ab, or any channel split), features concatenated (Zhang et al. 2017); needs 2+ channels",
@@ -192,6 +221,9 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 	if p.HeadHidden < 1 {
 		return nil, fmt.Errorf("splitbrain: head_hidden %d must be at least 1", p.HeadHidden)
 	}
+	if p.HeadLayers < 1 || p.HeadLayers > 8 {
+		return nil, fmt.Errorf("splitbrain: head_layers %d must be in [1, 8]", p.HeadLayers)
+	}
 	if p.OutScale < 1 || p.OutScale > size {
 		return nil, fmt.Errorf("splitbrain: out_scale %d must be in [1, %d] (the image side)", p.OutScale, size)
 	}
@@ -247,8 +279,7 @@ func NewSplitBrain(s Spec, p SplitBrainParams, r *rand.Rand) (*SplitBrain, error
 			return nil, fmt.Errorf("splitbrain: %s on %dx%d images: %w", cfg.Arch, size, size, err)
 		}
 		m.Enc.Nets[i] = enc
-		m.Heads[i] = &splitHead{rs: newResizer(fh, fw, out, out), Hidden: newConvBN(fc, p.HeadHidden, 3, r),
-			Pred: newOutputConv(p.HeadHidden, classes[i], 1, 1, r)}
+		m.Heads[i] = newSplitHead(newResizer(fh, fw, out, out), fc, p.HeadHidden, p.HeadLayers, classes[i], r)
 	}
 	o := augment.Options{Size: size, Scale: [2]float64{0.2, 1}, Ratio: augment.DefaultRatio, Flip: 0.5}
 	o = p.Augment.apply(o, c)

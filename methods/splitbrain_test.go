@@ -277,17 +277,20 @@ func TestSplitBrainLossOptions(t *testing.T) {
 		classify bool
 		widths   [2]int
 		err      string
+		layers   int
 	}{
-		{`{}`, true, [2]int{q, 100}, ""},
-		{`{"split":"1,2|0","l_bins":50}`, true, [2]int{50, q}, ""},
-		{`{"loss":"regression"}`, false, [2]int{2, 1}, ""},
-		{`{"space":"none"}`, false, [2]int{2, 1}, ""},
-		{`{"split":"0,1|2"}`, false, [2]int{1, 2}, ""},
-		{`{"split":"0,1|2","loss":"classification"}`, false, [2]int{}, `use loss "regression"`},
-		{`{"space":"none","loss":"classification"}`, false, [2]int{}, `use loss "regression"`},
-		{`{"loss":"hinge"}`, false, [2]int{}, `loss "hinge"`},
-		{`{"l_bins":1}`, false, [2]int{}, "l_bins 1"},
-		{`{"bin_size":0}`, false, [2]int{}, "bin_size 0"},
+		{`{}`, true, [2]int{q, 100}, "", 1},
+		{`{"split":"1,2|0","l_bins":50}`, true, [2]int{50, q}, "", 1},
+		{`{"loss":"regression"}`, false, [2]int{2, 1}, "", 1},
+		{`{"space":"none"}`, false, [2]int{2, 1}, "", 1},
+		{`{"split":"0,1|2"}`, false, [2]int{1, 2}, "", 1},
+		{`{"split":"0,1|2","loss":"classification"}`, false, [2]int{}, `use loss "regression"`, 1},
+		{`{"space":"none","loss":"classification"}`, false, [2]int{}, `use loss "regression"`, 1},
+		{`{"loss":"hinge"}`, false, [2]int{}, `loss "hinge"`, 1},
+		{`{"l_bins":1}`, false, [2]int{}, "l_bins 1", 1},
+		{`{"bin_size":0}`, false, [2]int{}, "bin_size 0", 1},
+		{`{"head_layers":3}`, true, [2]int{q, 100}, "", 3},
+		{`{"head_layers":0}`, false, [2]int{}, "head_layers 0", 0},
 	} {
 		spec := Spec{Method: "splitbrain", Backbone: nn.BackboneConfig{Arch: "resnet-small", InChannels: 3, ImageSize: 8},
 			Params: json.RawMessage(c.params)}
@@ -306,6 +309,21 @@ func TestSplitBrainLossOptions(t *testing.T) {
 		got := [2]int{m.Heads[0].Pred.Weight.Value.Dim(0), m.Heads[1].Pred.Weight.Value.Dim(0)}
 		if m.classify != c.classify || got != c.widths {
 			t.Errorf("%s: classification %v, head widths %v; want %v, %v", c.params, m.classify, got, c.classify, c.widths)
+		}
+		for i, h := range m.Heads {
+			if len(h.Hidden) != c.layers {
+				t.Errorf("%s: head %d has %d hidden layers, want %d", c.params, i, len(h.Hidden), c.layers)
+			}
+		}
+		names := map[string]bool{}
+		for _, p := range nn.StateOf(m).Params {
+			names[p.Name] = true
+		}
+		if !names["head_a.hidden.conv.weight"] {
+			t.Errorf("%s: the first hidden layer is not named head_a.hidden. (older checkpoints would not load)", c.params)
+		}
+		if c.layers > 1 && !names[fmt.Sprintf("head_b.hidden%d.conv.weight", c.layers)] {
+			t.Errorf("%s: no parameter head_b.hidden%d.conv.weight", c.params, c.layers)
 		}
 	}
 }
