@@ -21,8 +21,8 @@
 set -euo pipefail
 out=${1:?usage: scripts/emoji-dataset.sh OUT}
 version=16.0.0
-if [ -e "$out/train" ] || [ -e "$out/test" ]; then
-	echo "emoji-dataset: $out already holds train/ or test/; remove it first" >&2
+if [ -e "$out" ] && ! rmdir "$out" 2>/dev/null; then
+	echo "emoji-dataset: $out exists and is not an empty folder; remove it or name another" >&2
 	exit 1
 fi
 work=$(mktemp -d)
@@ -48,6 +48,5 @@ for e in emoji:
 for cat in sorted(seen):
     print(f"{cat}: {seen[cat]} images")
 EOF
-[ -d "$out" ] && rmdir "$out"
 mv "$out.tmp" "$out"
 echo "emoji-dataset: wrote $out (emoji-datasource-google@$version)"
