@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"selfsup/autograd"
 	"selfsup/data/augment"
@@ -22,6 +23,10 @@ type MAEConfig struct {
 	// NormPixLoss normalises each target patch by its own mean and variance
 	// (the paper's better-representation option).
 	NormPixLoss bool
+	// FixedPosEmbed gives the encoder and the decoder fixed 2-D sine-cosine
+	// position embeddings (nn.SinCosPosEmbed), as the MAE code does, instead
+	// of learned ones; both widths must then be multiples of 4.
+	FixedPosEmbed bool
 }
 
 // MAEModel is the masked autoencoder network: a ViT encoder that sees only
@@ -65,7 +70,19 @@ func NewMAEModel(encoder *nn.ViT, cfg MAEConfig, r *rand.Rand) (*MAEModel, error
 	dec := decoderModule{m}
 	nn.InitViTWeights(dec, r)
 	nn.TruncNormal(m.MaskToken.Value, 0.02, r)
-	nn.TruncNormal(m.DecPos.Value, 0.02, r)
+	if !cfg.FixedPosEmbed {
+		nn.TruncNormal(m.DecPos.Value, 0.02, r)
+		return m, nil
+	}
+	if err := encoder.UseSinCosPosEmbed(); err != nil {
+		return nil, fmt.Errorf("mae encoder: %w", err)
+	}
+	pe, err := nn.SinCosPosEmbed(cfg.DecoderDim, encoder.Cfg.ImageSize/p)
+	if err != nil {
+		return nil, fmt.Errorf("mae decoder (decoder_dim): %w", err)
+	}
+	copy(m.DecPos.Value.Data, pe.Data)
+	m.DecPos.SetRequiresGrad(false)
 	return m, nil
 }
 
@@ -106,25 +123,56 @@ type MAEOutput struct {
 }
 
 // Forward masks a random MaskRatio of each image's patches (uniformly,
-// without replacement, from r), encodes the visible ones, decodes all and
-// returns the mean squared error over the hidden patches.
+// without replacement: MAEMask over uniform noise drawn from r), encodes the
+// visible ones, decodes all and returns the mean squared error over the
+// hidden patches.
 func (m *MAEModel) Forward(imgs *tensor.Tensor, r *rand.Rand) MAEOutput {
+	b, t := imgs.Dim(0), m.Encoder.Cfg.NumPatches()
+	noise := make([][]float64, b)
+	for i := range noise {
+		noise[i] = make([]float64, t)
+		for j := range noise[i] {
+			noise[i][j] = r.Float64()
+		}
+	}
+	visible, hidden := MAEMask(noise, m.VisiblePatches())
+	return m.ForwardMasked(imgs, visible, hidden)
+}
+
+// VisiblePatches is the number of patches per image the encoder sees:
+// T * (1 - MaskRatio), rounded down as the MAE code does, at least 1.
+func (m *MAEModel) VisiblePatches() int {
+	return max(1, int(float64(m.Encoder.Cfg.NumPatches())*(1-m.Cfg.MaskRatio)))
+}
+
+// MAEMask splits each image's patches by its per-patch noise the way the
+// MAE code's random_masking does: the patches sorted by ascending noise,
+// the first keep visible (in that order), the rest hidden.
+func MAEMask(noise [][]float64, keep int) (visible, hidden [][]int) {
+	visible = make([][]int, len(noise))
+	hidden = make([][]int, len(noise))
+	for i, row := range noise {
+		order := make([]int, len(row))
+		for j := range order {
+			order[j] = j
+		}
+		sort.SliceStable(order, func(a, b int) bool { return row[order[a]] < row[order[b]] })
+		visible[i], hidden[i] = order[:keep], order[keep:]
+	}
+	return visible, hidden
+}
+
+// ForwardMasked is Forward with the mask given: visible[i] lists the
+// patches of image i the encoder sees, hidden[i] the others (every image
+// the same number of each).
+func (m *MAEModel) ForwardMasked(imgs *tensor.Tensor, visible, hidden [][]int) MAEOutput {
 	enc := m.Encoder
 	b := imgs.Dim(0)
 	t := enc.Cfg.NumPatches()
-	keep := int(float64(t) * (1 - m.Cfg.MaskRatio))
-	if keep < 1 {
-		keep = 1
-	}
+	keep := len(visible[0])
 	x := autograd.Const(imgs)
-	// per-sample random permutation: the first keep patches are visible
-	visible := make([][]int, b)
-	hidden := make([][]int, b)
 	mask := make([][]bool, b)
-	for i := range visible {
-		perm := r.Perm(t)
-		visible[i] = perm[:keep]
-		hidden[i] = perm[keep:]
+	for i := range mask {
 		mask[i] = make([]bool, t)
 		for _, j := range hidden[i] {
 			mask[i][j] = true
@@ -213,18 +261,21 @@ func maskedMSE(pred *autograd.Var, target *tensor.Tensor, hidden [][]int) *autog
 // MAEParams are the masked autoencoder method's hyper-parameters (He et al.
 // 2021; the decoder is sized down for small images).
 type MAEParams struct {
-	MaskRatio    float64       `json:"mask_ratio"`    // 0.75
-	DecoderDim   int           `json:"decoder_dim"`   // 128 (512 in the paper)
-	DecoderDepth int           `json:"decoder_depth"` // 2 (8)
-	DecoderHeads int           `json:"decoder_heads"` // 4 (16)
-	NormPixLoss  bool          `json:"norm_pix_loss"` // true
-	Augment      AugmentParams `json:"augment"`
+	MaskRatio    float64 `json:"mask_ratio"`    // 0.75
+	DecoderDim   int     `json:"decoder_dim"`   // 128 (512 in the paper)
+	DecoderDepth int     `json:"decoder_depth"` // 2 (8)
+	DecoderHeads int     `json:"decoder_heads"` // 4 (16)
+	NormPixLoss  bool    `json:"norm_pix_loss"` // true
+	// PosEmbed is "sincos" (fixed 2-D sine-cosine position embeddings in
+	// the encoder and the decoder, the MAE code's choice) or "learned".
+	PosEmbed string        `json:"pos_embed"`
+	Augment  AugmentParams `json:"augment"`
 }
 
 // DefaultMAEParams returns the defaults.
 func DefaultMAEParams() MAEParams {
 	return MAEParams{MaskRatio: 0.75, DecoderDim: 128, DecoderDepth: 2, DecoderHeads: 4, NormPixLoss: true,
-		Augment: AugmentParams{MinScale: 0.2, Flip: true}}
+		PosEmbed: "sincos", Augment: AugmentParams{MinScale: 0.2, Flip: true}}
 }
 
 // MAE is the masked-autoencoder method: MAEModel trained on one lightly
@@ -243,6 +294,9 @@ func init() {
 			if err := decodeParams(s, &p); err != nil {
 				return nil, err
 			}
+			if p.PosEmbed != "sincos" && p.PosEmbed != "learned" {
+				return nil, fmt.Errorf("mae: pos_embed %q is neither \"sincos\" nor \"learned\"", p.PosEmbed)
+			}
 			enc, err := nn.NewBackbone(s.Backbone, r)
 			if err != nil {
 				return nil, err
@@ -252,7 +306,7 @@ func init() {
 				return nil, fmt.Errorf("mae needs a ViT backbone (--arch vit-tiny or vit-small), not %s", s.Backbone.Arch)
 			}
 			model, err := NewMAEModel(vit, MAEConfig{MaskRatio: p.MaskRatio, DecoderDim: p.DecoderDim,
-				DecoderDepth: p.DecoderDepth, DecoderHeads: p.DecoderHeads, NormPixLoss: p.NormPixLoss}, r)
+				DecoderDepth: p.DecoderDepth, DecoderHeads: p.DecoderHeads, NormPixLoss: p.NormPixLoss, FixedPosEmbed: p.PosEmbed == "sincos"}, r)
 			if err != nil {
 				return nil, err
 			}

@@ -21,6 +21,7 @@ func tinySpec(params string) Spec {
 
 func TestBuildValidatesSpecs(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
+	tinyViT := nn.BackboneConfig{Arch: "vit-tiny", InChannels: 1, ImageSize: 8}
 	cases := []struct {
 		name string
 		spec Spec
@@ -33,6 +34,9 @@ func TestBuildValidatesSpecs(t *testing.T) {
 		{"unknown method", Spec{Method: "nope", Backbone: tinySpec("").Backbone}, "unknown method"},
 		{"unknown arch", Spec{Method: "simclr", Backbone: nn.BackboneConfig{Arch: "nope", InChannels: 1, ImageSize: 16}}, "unknown backbone"},
 		{"mae on a resnet", Spec{Method: "mae", Backbone: tinySpec("").Backbone}, "needs a ViT"},
+		{"mae learned positions", Spec{Method: "mae", Backbone: tinyViT, Params: []byte(`{"pos_embed":"learned"}`)}, ""},
+		{"mae bad pos_embed", Spec{Method: "mae", Backbone: tinyViT, Params: []byte(`{"pos_embed":"rope"}`)}, "pos_embed"},
+		{"mae decoder width not a multiple of 4", Spec{Method: "mae", Backbone: tinyViT, Params: []byte(`{"decoder_dim":18,"decoder_heads":2}`)}, "decoder_dim"},
 		{"dino bad tau", Spec{Method: "dino", Backbone: tinySpec("").Backbone, Params: []byte(`{"student_tau":-1}`)}, "student_tau"},
 		{"moco bad version", Spec{Method: "moco", Backbone: tinySpec("").Backbone, Params: []byte(`{"version":3,"queue_size":64}`)}, "version"},
 		{"cpc grid too small", Spec{Method: "cpc", Backbone: tinySpec("").Backbone, Params: []byte(`{"patch":16}`)}, "prediction steps"},

@@ -8,7 +8,8 @@
 # methods use resnet-small, MAE vit-tiny (each has its own random-init row);
 # CPC, colorization and split-brain, whose evaluated features are not the
 # backbone's output on the whole image (a mean over a patch grid, the
-# lightness channel, two halves), also get a random-<method> row: the
+# lightness channel, two halves), and MAE, whose encoder starts with fixed
+# sine-cosine position embeddings, also get a random-<method> row: the
 # weights their run starts from, evaluated their way.
 # The run's last held-out pretext metrics (the heldout_* keys of its
 # metrics.jsonl) go into the row. One JSON line per row is appended to
@@ -32,7 +33,7 @@ methods=${METHODS:-"simclr moco mocov3 byol simsiam barlow vicreg dino cpc rotat
 datasets=${DATASETS:-"mnist fashion-mnist"}
 suffix=${ROW_SUFFIX:-}
 
-archOf() { if [ "$1" = mae ] || [ "$1" = random-vit ]; then echo vit-tiny; else echo resnet-small; fi; }
+archOf() { case "$1" in mae | random-vit | random-mae) echo vit-tiny ;; *) echo resnet-small ;; esac; }
 
 for data in $datasets; do
   flip=false
@@ -41,7 +42,8 @@ for data in $datasets; do
   case " $methods " in *" mae "*) rows="$rows random-vit" ;; esac
   # methods whose evaluated features are not the backbone's output on the
   # whole image also get the random-init encoder seen their way
-  for m in cpc colorization splitbrain; do
+  # (MAE's: the fixed sine-cosine position embeddings it starts from)
+  for m in cpc colorization splitbrain mae; do
     case " $methods " in *" $m "*) rows="$rows random-$m" ;; esac
   done
   for row in $rows $methods; do

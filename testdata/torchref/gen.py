@@ -3,7 +3,7 @@
 
 How to run (from anywhere; needs PyTorch >= 1.13 and NumPy, nothing else):
 
-    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization]
+    /usr/bin/python3 testdata/torchref/gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization] [mae]
 
 (no arguments: everything; the whole-network part takes a few minutes).  It
 rewrites these files next to itself (all committed; the Go tests read them
@@ -71,6 +71,16 @@ with encoding/json and never need Python):
                       per-pixel weighted cross-entropy (mean over pixels)
                       with its gradient, and the annealed-mean decoding
                       (T = 0.38).  Read by methods/colorization_torchref_test.go.
+  mae.json            the masked autoencoder (He et al. 2021) as its official
+                      code computes it, on two tiny models (with and without
+                      per-patch normalised targets): random_masking by
+                      argsort of per-patch noise, the encoder on the kept
+                      patches, the decoder's mask tokens un-shuffled by
+                      gather with ids_restore, fixed 2-D sine-cosine position
+                      embeddings (get_2d_sincos_pos_embed), the MSE over the
+                      hidden patches; the kept ids, mask, predictions, loss
+                      and every trainable parameter's gradient.  Read by
+                      methods/mae_torchref_test.go.
 
 Conventions:
 
@@ -1306,13 +1316,138 @@ def colorization_cases(rng):
     return {"bin_size": 10.0, "bins": enc(bins), "cases": out}
 
 
+# ---------------------------------------------------------------------------
+# mae.json
+
+
+def sincos_1d(dim, pos):
+    """MAE's 1-D sine-cosine embedding of positions pos [M]: [M, dim], dim/2
+    sines then dim/2 cosines of pos * 10000^(-k / (dim/2))."""
+    omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+    out = np.outer(pos.reshape(-1), omega)
+    return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+
+def sincos_2d(dim, grid):
+    """MAE's get_2d_sincos_pos_embed with the class token: [1 + grid^2, dim],
+    written from the paper code's definition: np.meshgrid(w, h) puts the
+    column coordinate first, so the first dim/2 encode the column and the
+    rest the row; the class token's row is zero."""
+    g = np.arange(grid, dtype=np.float64)
+    cols, rows = np.meshgrid(g, g)  # 'xy' indexing: cols[i, j] = j
+    emb = np.concatenate([sincos_1d(dim // 2, cols), sincos_1d(dim // 2, rows)], axis=1)
+    return torch.from_numpy(np.concatenate([np.zeros((1, dim)), emb], axis=0))
+
+
+class MAETwin(tnn.Module):
+    """The masked autoencoder as the MAE code computes it (random_masking by
+    argsort of per-patch noise, the encoder on the kept patches with the class
+    token, the decoder's mask tokens appended and un-shuffled by gather with
+    ids_restore, fixed sine-cosine position embeddings, MSE over the hidden
+    patches with optional per-patch normalised targets). Parameter names are
+    selfsup's (MAEModel.Collect). One deliberate difference: patches are
+    flattened channel-major (c, y, x), as selfsup's patch embedding and
+    targets are, where the MAE code's patchify orders the targets (y, x, c);
+    that is a relabelling of decoder_pred's output rows and changes nothing
+    else."""
+
+    def __init__(self, image, patch, c, dim, depth, heads, ddim, ddepth, dheads, norm_pix):
+        super().__init__()
+        self.patch, self.norm_pix = patch, norm_pix
+        grid = image // patch
+        self.encoder = ViT(image, patch, c, dim, depth, heads)
+        self.encoder.pos_embed.requires_grad_(False)
+        self.decoder_embed = tnn.Linear(dim, ddim)
+        self.mask_token = tnn.Parameter(torch.zeros(1, 1, ddim))
+        self.decoder_pos_embed = tnn.Parameter(torch.zeros(1, 1 + grid * grid, ddim), requires_grad=False)
+        self.decoder_blocks = tnn.ModuleList([Block(ddim, dheads, 4 * ddim) for _ in range(ddepth)])
+        self.decoder_norm = tnn.LayerNorm(ddim, eps=1e-6)
+        self.decoder_pred = tnn.Linear(ddim, patch * patch * c)
+        with torch.no_grad():
+            self.encoder.pos_embed.copy_(sincos_2d(dim, grid)[None])
+            self.decoder_pos_embed.copy_(sincos_2d(ddim, grid)[None])
+
+    def patchify(self, imgs):
+        n, c, h, w = imgs.shape
+        p = self.patch
+        x = imgs.reshape(n, c, h // p, p, w // p, p)
+        return torch.einsum("nchpwq->nhwcpq", x).reshape(n, (h // p) * (w // p), c * p * p)
+
+    def forward(self, imgs, noise, keep):
+        e = self.encoder
+        x = e.patch_embed(imgs) + e.pos_embed[:, 1:]
+        n, t, d = x.shape
+        ids_shuffle = torch.argsort(noise, dim=1)
+        ids_restore = torch.argsort(ids_shuffle, dim=1)
+        ids_keep = ids_shuffle[:, :keep]
+        x = torch.gather(x, 1, ids_keep[:, :, None].expand(-1, -1, d))
+        mask = torch.ones(n, t, dtype=x.dtype)
+        mask[:, :keep] = 0
+        mask = torch.gather(mask, 1, ids_restore)
+        cls = (e.cls_token + e.pos_embed[:, :1]).expand(n, -1, -1)
+        x = torch.cat([cls, x], dim=1)
+        for b in e.blocks:
+            x = b(x)
+        x = self.decoder_embed(e.norm(x))
+        dd = x.shape[2]
+        x_ = torch.cat([x[:, 1:], self.mask_token.repeat(n, t - keep, 1)], dim=1)
+        x_ = torch.gather(x_, 1, ids_restore[:, :, None].expand(-1, -1, dd))
+        x = torch.cat([x[:, :1], x_], dim=1) + self.decoder_pos_embed
+        for b in self.decoder_blocks:
+            x = b(x)
+        pred = self.decoder_pred(self.decoder_norm(x))[:, 1:]
+        target = self.patchify(imgs)
+        if self.norm_pix:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6) ** 0.5
+        loss = ((pred - target) ** 2).mean(dim=-1)
+        loss = (loss * mask).sum() / mask.sum()
+        return loss, pred, mask, ids_keep
+
+
+def mae_cases(rng):
+    """Two tiny MAEs (8x8 images of 3 channels, 2x2 patches: 16 patches, 4
+    kept at the default ratio 0.75), with and without per-patch normalised
+    targets; every trainable parameter drawn from rng and stored."""
+    out = []
+    for name, norm_pix in [("norm_pix", True), ("raw_pix", False)]:
+        cfg = dict(image=8, patch=2, c=3, dim=8, depth=2, heads=2, ddim=8, ddepth=1, dheads=2)
+        model = MAETwin(norm_pix=norm_pix, **cfg).double()
+        params = {}
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                if not p.requires_grad:
+                    continue
+                if pname.endswith("norm1.weight") or pname.endswith("norm2.weight") or pname.endswith("norm.weight"):
+                    v = rng.normal(*p.shape, scale=0.1, offset=1.0)
+                else:
+                    v = rng.normal(*p.shape, scale=0.4)
+                p.copy_(v)
+                params[pname] = enc(v)
+        imgs = rng.normal(3, 3, 8, 8)
+        imgs[0, :, :2, :2] = 0.25  # one flat patch: its normalised target is zero
+        noise = rng.uniform(3, 16, lo=0.0, hi=1.0)
+        loss, pred, mask, ids_keep = model(imgs, noise, 4)
+        loss.backward()
+        grads = {pname: enc(p.grad) for pname, p in model.named_parameters() if p.requires_grad}
+        out.append({"name": name, "norm_pix_loss": norm_pix, "mask_ratio": 0.75, "config": cfg,
+                    "inputs": {"imgs": enc(imgs), "noise": enc(noise)}, "params": params,
+                    "expect": {"loss": f32(loss.item()), "pred": enc(pred.detach()), "mask": enc(mask),
+                               "ids_keep": ids_keep.tolist(),
+                               "pos_embed": enc(model.encoder.pos_embed.detach()),
+                               "decoder_pos_embed": enc(model.decoder_pos_embed.detach()),
+                               "grads": grads}})
+    return {"cases": out, "sincos_16_3": enc(sincos_2d(16, 3))}
+
+
 def main(argv):
-    """Write the fixtures named in argv (ops, layers, nets, counts, optim, losses, colorization), or all."""
-    all_parts = {"ops", "layers", "nets", "counts", "optim", "losses", "colorization"}
+    """Write the fixtures named in argv (ops, layers, nets, counts, optim, losses, colorization, mae), or all."""
+    all_parts = {"ops", "layers", "nets", "counts", "optim", "losses", "colorization", "mae"}
     parts = set(argv) or all_parts
     unknown = parts - all_parts
     if unknown:
-        print("usage: gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization]; unknown: %s" % ", ".join(sorted(unknown)))
+        print("usage: gen.py [ops] [layers] [nets] [counts] [optim] [losses] [colorization] [mae]; unknown: %s" % ", ".join(sorted(unknown)))
         return 2
     summary = []
     if "ops" in parts:
@@ -1334,6 +1469,12 @@ def main(argv):
         path, size = write("colorization.json", fix)
         summary.append((path, size, "%d in-gamut ab bins, %d loss cases" % (len(fix["bins"]["data"]) // 2,
                                                                            len(fix["cases"]))))
+
+    if "mae" in parts:
+        fix = mae_cases(Rand(2021))
+        path, size = write("mae.json", fix)
+        summary.append((path, size, "%d MAE cases, losses %s" % (
+            len(fix["cases"]), ", ".join("%.6f" % c["expect"]["loss"] for c in fix["cases"]))))
 
     if "layers" in parts:
         lc = layer_cases(Rand(7))
