@@ -288,7 +288,7 @@ type MAE struct {
 
 func init() {
 	register("mae", "MAE: a ViT encodes the visible 25% of patches, a light decoder reconstructs the rest (He et al. 2021); ViT only",
-		TrainDefaults{Optimizer: "adamw", LR: 1.5e-4, WeightDecay: 0.05, WarmupFrac: 0.1},
+		TrainDefaults{Optimizer: "adamw", LR: 1.5e-4, WeightDecay: 0.05, WarmupFrac: 0.1, Beta2: 0.95},
 		func(s Spec, r *rand.Rand) (Method, error) {
 			p := DefaultMAEParams()
 			if err := decodeParams(s, &p); err != nil {

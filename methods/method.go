@@ -74,6 +74,7 @@ type TrainDefaults struct {
 	Momentum    float64
 	WarmupFrac  float64 // fraction of training spent warming up
 	ClipGrad    float64 // gradient-norm clipping (0: none)
+	Beta2       float64 // AdamW's second-moment decay (0: 0.999)
 }
 
 type registration struct {

@@ -55,6 +55,10 @@ func TestBuildValidatesSpecs(t *testing.T) {
 	if d, err := Defaults("simclr"); err != nil || d.Optimizer == "" || d.LR <= 0 {
 		t.Fatalf("Defaults(simclr) = %+v, %v", d, err)
 	}
+	// MAE's AdamW uses betas (0.9, 0.95), as the paper's code does
+	if d, err := Defaults("mae"); err != nil || d.Optimizer != "adamw" || d.Beta2 != 0.95 {
+		t.Fatalf("Defaults(mae) = %+v, %v", d, err)
+	}
 }
 
 // A SimCLR step on a tiny batch: a finite loss near log(2N-1) at init, and

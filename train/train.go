@@ -56,6 +56,8 @@ type Config struct {
 	WarmupSteps int64 `json:"warmup_steps"`
 	// ClipGrad clips the global gradient norm when positive.
 	ClipGrad float64 `json:"clip_grad,omitempty"`
+	// Beta2 is AdamW's second-moment decay (0: the method's, else 0.999).
+	Beta2 float64 `json:"beta2,omitempty"`
 	// CheckpointEvery saves every that many steps (0: at each epoch end);
 	// a checkpoint is always saved at the end and on interrupt.
 	CheckpointEvery int64 `json:"checkpoint_every"`
@@ -493,11 +495,17 @@ func fillDefaults(method string, cfg *Config) error {
 	if cfg.ClipGrad == 0 {
 		cfg.ClipGrad = d.ClipGrad
 	}
+	if cfg.Beta2 == 0 {
+		cfg.Beta2 = d.Beta2
+	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 256
 	}
 	if cfg.BatchSize < 2 {
 		return fmt.Errorf("train: batch size %d is too small", cfg.BatchSize)
+	}
+	if cfg.Beta2 < 0 || cfg.Beta2 >= 1 {
+		return fmt.Errorf("train: AdamW beta2 %v is outside [0, 1)", cfg.Beta2)
 	}
 	if cfg.LR < 0 || cfg.WeightDecay < 0 || cfg.Momentum < 0 || cfg.Momentum >= 1 {
 		return fmt.Errorf("train: bad optimisation settings lr=%v weight_decay=%v momentum=%v", cfg.LR, cfg.WeightDecay, cfg.Momentum)
@@ -512,7 +520,7 @@ func newOptimizer(cfg Config, params []*autograd.Var) (optim.Optimizer, error) {
 	case "lars":
 		return optim.NewLARS(params, optim.LARSConfig{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, Eta: 0.02, ExcludeBiasAndNorm: true}), nil
 	case "adamw":
-		return optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay}), nil
+		return optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay, Beta2: cfg.Beta2}), nil
 	}
 	return nil, fmt.Errorf("unknown optimizer %q (sgd, lars or adamw)", cfg.Optimizer)
 }

@@ -348,6 +348,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"no length", tinySpec(), func(c *train.Config) { c.Steps = 0 }, "Epochs or Steps"},
 		{"optimizer", tinySpec(), func(c *train.Config) { c.Optimizer = "adagrad" }, `unknown optimizer "adagrad"`},
 		{"momentum", tinySpec(), func(c *train.Config) { c.Momentum = 1 }, "momentum=1"},
+		{"beta2", tinySpec(), func(c *train.Config) { c.Optimizer, c.Beta2 = "adamw", 1 }, "beta2 1"},
 		{"method", methods.Spec{Method: "nope", Backbone: tinySpec().Backbone}, func(*train.Config) {}, `unknown method "nope"`},
 		{"arch", methods.Spec{Method: "simclr", Backbone: nn.BackboneConfig{Arch: "nope", InChannels: 1, ImageSize: 16}}, func(*train.Config) {}, "nope"},
 		{"params", methods.Spec{Method: "simclr", Backbone: tinySpec().Backbone, Params: json.RawMessage(`{"tua":0.1}`)}, func(*train.Config) {}, "tua"},
