@@ -28,9 +28,11 @@ def sort_key(r, order):
     return (rank, r["row"] != method, base == method)
 
 
-def label_of(method):
+def label_of(method, arch):
+    if method == "random-mae":
+        return f"random-init {arch} with MAE's fixed sine-cosine positions (the weights an MAE run starts from)"
     if method.startswith("random-") and method[len("random-"):] in names and method != "random-vit":
-        return f"random-init resnet-small as {names[method[len('random-'):]]} sees it"
+        return f"random-init {arch} as {names[method[len('random-'):]]} sees it"
     return names.get(method, method)
 
 
@@ -55,7 +57,7 @@ for data in dict.fromkeys(r["data"] for r in rows):
         if r.get("contended"):
             wall += " *"
         method = r.get("method", r["row"])
-        label = label_of(method)
+        label = label_of(method, r.get("arch", "resnet-small"))
         if r["row"] != method:
             label += f" (`{r['params']}`)"
         print(f"| {label} | `{r['row']}` | {r.get('arch', 'resnet-small')} | {pretext(r)} | "
