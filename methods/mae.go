@@ -77,12 +77,9 @@ func NewMAEModel(encoder *nn.ViT, cfg MAEConfig, r *rand.Rand) (*MAEModel, error
 	if err := encoder.UseSinCosPosEmbed(); err != nil {
 		return nil, fmt.Errorf("mae encoder: %w", err)
 	}
-	pe, err := nn.SinCosPosEmbed(cfg.DecoderDim, encoder.Cfg.ImageSize/p)
-	if err != nil {
+	if err := nn.FixSinCosPosEmbed(m.DecPos, encoder.Cfg.ImageSize/p); err != nil {
 		return nil, fmt.Errorf("mae decoder (decoder_dim): %w", err)
 	}
-	copy(m.DecPos.Value.Data, pe.Data)
-	m.DecPos.SetRequiresGrad(false)
 	return m, nil
 }
 
@@ -128,9 +125,10 @@ type MAEOutput struct {
 // hidden patches.
 func (m *MAEModel) Forward(imgs *tensor.Tensor, r *rand.Rand) MAEOutput {
 	b, t := imgs.Dim(0), m.Encoder.Cfg.NumPatches()
+	flat := make([]float64, b*t) // one allocation for the batch's noise
 	noise := make([][]float64, b)
 	for i := range noise {
-		noise[i] = make([]float64, t)
+		noise[i] = flat[i*t : (i+1)*t]
 		for j := range noise[i] {
 			noise[i][j] = r.Float64()
 		}

@@ -124,7 +124,11 @@ func TestMAEMatchesPyTorch(t *testing.T) {
 			mask := make([]float32, 0, len(c.Expect.Mask.Data))
 			for _, row := range out.Mask {
 				for _, h := range row {
-					mask = append(mask, map[bool]float32{false: 0, true: 1}[h])
+					v := float32(0)
+					if h {
+						v = 1
+					}
+					mask = append(mask, v)
 				}
 			}
 			colorCloseTo(t, "mask", mask, c.Expect.Mask, 0)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"selfsup/autograd"
 	"selfsup/tensor"
 )
 
@@ -41,16 +42,28 @@ func SinCosPosEmbed(dim, grid int) (*tensor.Tensor, error) {
 }
 
 // UseSinCosPosEmbed replaces v's learned position embedding by the fixed
-// 2-D sine-cosine one (SinCosPosEmbed) and stops it from training, as MAE
+// 2-D sine-cosine one (FixSinCosPosEmbed) and stops it from training, as MAE
 // and MoCo v3 do: positions are known from the first step instead of being
 // learned from a small random start. Checkpoints keep the values under the
 // same name, so an encoder built with NewViT loads them unchanged.
 func (v *ViT) UseSinCosPosEmbed() error {
-	pe, err := SinCosPosEmbed(v.Cfg.Dim, v.Cfg.ImageSize/v.Cfg.PatchSize)
-	if err != nil {
+	if err := FixSinCosPosEmbed(v.PosEmbed, v.Cfg.ImageSize/v.Cfg.PatchSize); err != nil {
 		return fmt.Errorf("vit: %w", err)
 	}
-	copy(v.PosEmbed.Value.Data, pe.Data)
-	v.PosEmbed.SetRequiresGrad(false)
+	return nil
+}
+
+// FixSinCosPosEmbed fills pos, a [1, 1+grid*grid, dim] position embedding
+// (a ViT's or a decoder's), with SinCosPosEmbed and stops it from training.
+func FixSinCosPosEmbed(pos *autograd.Var, grid int) error {
+	pe, err := SinCosPosEmbed(pos.Value.Dim(-1), grid)
+	if err != nil {
+		return err
+	}
+	if pe.Len() != pos.Value.Len() {
+		return fmt.Errorf("nn.FixSinCosPosEmbed: embedding of shape %v is not 1+%d tokens", pos.Value.Shape(), grid*grid)
+	}
+	copy(pos.Value.Data, pe.Data)
+	pos.SetRequiresGrad(false)
 	return nil
 }
