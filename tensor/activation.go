@@ -68,21 +68,16 @@ func ScaleShift(x, out []float32, a, b float32) {
 	}
 }
 
-// Erf32 approximates the error function to about 1e-7 absolute error
-// (Abramowitz & Stegun 7.1.26 refined; float32 precision).
-func Erf32(x float32) float32 {
-	return float32(math.Erf(float64(x)))
-}
-
 const invSqrt2 = 0.70710678118654752440
 const invSqrt2Pi = 0.39894228040143267794
 
 // GELU writes x*Phi(x) (exact erf form) to out.
 func GELU(x, out []float32) {
 	ParallelFor(len(x), parallelGrain, func(_, lo, hi int) {
-		o := out[lo:hi]
-		for i, v := range x[lo:hi] {
-			o[i] = 0.5 * v * (1 + Erf32(v*invSqrt2))
+		xs, o := x[lo:hi], out[lo:hi]
+		for i := vecGELU(xs, o); i < len(xs); i++ {
+			cdf, _ := normalCDF(xs[i])
+			o[i] = xs[i] * cdf
 		}
 	})
 }
@@ -90,12 +85,11 @@ func GELU(x, out []float32) {
 // GELUBackward writes (or adds) g * GELU'(x).
 func GELUBackward(x, g, dst []float32, accumulate bool) {
 	ParallelFor(len(x), parallelGrain, func(_, lo, hi int) {
-		d := dst[lo:hi]
-		gs := g[lo:hi]
-		for i, v := range x[lo:hi] {
-			cdf := 0.5 * (1 + Erf32(v*invSqrt2))
-			pdf := invSqrt2Pi * Exp32(-0.5*v*v)
-			val := gs[i] * (cdf + v*pdf)
+		xs, d, gs := x[lo:hi], dst[lo:hi], g[lo:hi]
+		for i := vecGELUBack(xs, gs, d, accumulate); i < len(xs); i++ {
+			v := xs[i]
+			cdf, e := normalCDF(v)
+			val := gs[i] * (cdf + v*invSqrt2Pi*e)
 			if accumulate {
 				d[i] += val
 			} else {
@@ -103,6 +97,52 @@ func GELUBackward(x, g, dst []float32, accumulate bool) {
 			}
 		}
 	})
+}
+
+// normalCDF returns the standard normal CDF Phi(v) = (1 + erf(v/sqrt2))/2,
+// within about 1e-7 (absolute: GELU adds it to 1, so erf's relative accuracy
+// near 0 does not matter here), and exp(-v^2/2), which the erf form needs and
+// the GELU derivative reuses. Branch-free but for a clamp the data rarely
+// reaches: GELU's inputs have random signs, and mispredicted branches cost
+// more than the arithmetic.
+func normalCDF(v float32) (cdf, e float32) {
+	a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) // |v|
+	u := a * invSqrt2
+	e = expNonPositive(-0.5 * v * v)
+	t := 1 / (1 + 0.3275911*u)
+	p := float32(1.061405429)
+	p = p*t - 1.453152027
+	p = p*t + 1.421413741
+	p = p*t - 0.284496736
+	p = p*t + 0.254829592
+	y := 1 - p*t*e // erf(|v|/sqrt2), Abramowitz & Stegun 7.1.26
+	erf := math.Float32frombits(math.Float32bits(y) | math.Float32bits(v)&(1<<31))
+	return 0.5 + 0.5*erf, e
+}
+
+// expNonPositive is Exp32 for x <= 0 without branches on the data: x is
+// clamped at -87 (exp(-87) = 1.6e-38, the end of the normal float32 range),
+// k = round(x/ln2) comes from adding 1.5*2^23, and 2^k is built in the
+// exponent bits.
+func expNonPositive(x float32) float32 {
+	if x < -87 {
+		x = -87
+	}
+	const ln2hi, ln2lo, log2e, magic = 0.693359375, -2.12194440e-4, 1.44269504088896341, 12582912
+	// the explicit conversions round each step to float32 (no fusing), which
+	// the magic-number rounding depends on
+	s := float32(float32(x*log2e) + magic)
+	k := int32(math.Float32bits(s)) - 0x4B400000
+	kf := s - magic
+	r := x - kf*ln2hi - kf*ln2lo
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	return p * math.Float32frombits(uint32(k+127)<<23)
 }
 
 // AddReLU writes max(a+b, 0) to out.

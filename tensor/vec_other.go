@@ -15,3 +15,6 @@ func vecBNBack(dy, x, dx []float32, k1, k3, c float32, acc bool) int { return 0 
 func vecAXPBReLU(x, out []float32, a, b float32) int                 { return 0 }
 
 func copyRuns(dst, src []float32, runs []int32) { copyRunsGo(dst, src, runs) }
+
+func vecGELU(x, out []float32) int                  { return 0 }
+func vecGELUBack(x, g, dst []float32, acc bool) int { return 0 }
