@@ -343,9 +343,19 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mb, kb, mr int, alpha 
 			packA6(panel, a, lda, ic+ir, pc, kb, alpha)
 			continue
 		}
-		for r := 0; r < rows; r++ {
-			i := ic + ir + r
-			if !trans {
+		if trans {
+			// A^T's rows are A's columns: row p of A holds the panel's
+			// entries at depth p side by side, so read and write in order.
+			for p := 0; p < kb; p++ {
+				src := a[(pc+p)*lda+ic+ir : (pc+p)*lda+ic+ir+rows]
+				dst := panel[p*mr : p*mr+rows]
+				for r, v := range src {
+					dst[r] = alpha * v
+				}
+			}
+		} else {
+			for r := 0; r < rows; r++ {
+				i := ic + ir + r
 				src := a[i*lda+pc : i*lda+pc+kb]
 				if alpha == 1 {
 					for p, v := range src {
@@ -355,10 +365,6 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mb, kb, mr int, alpha 
 					for p, v := range src {
 						panel[p*mr+r] = alpha * v
 					}
-				}
-			} else {
-				for p := 0; p < kb; p++ {
-					panel[p*mr+r] = alpha * a[(pc+p)*lda+i]
 				}
 			}
 		}
