@@ -69,21 +69,7 @@ func Softmax(a *Var) *Var {
 			dst, acc := a.gradDst()
 			y, g := res.Value.Data, res.Grad.Data
 			tensor.ParallelFor(rows, 16, func(_, lo, hi int) {
-				for r := lo; r < hi; r++ {
-					yr, gr, dr := y[r*d:(r+1)*d], g[r*d:(r+1)*d], dst.Data[r*d:(r+1)*d]
-					var s float32
-					for j, v := range yr {
-						s += v * gr[j]
-					}
-					for j, v := range yr {
-						val := v * (gr[j] - s)
-						if acc {
-							dr[j] += val
-						} else {
-							dr[j] = val
-						}
-					}
-				}
+				tensor.SoftmaxBackwardRows(y[lo*d:hi*d], g[lo*d:hi*d], dst.Data[lo*d:hi*d], hi-lo, d, acc)
 			})
 		}
 	})

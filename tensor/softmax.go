@@ -3,49 +3,80 @@ package tensor
 import "math"
 
 // SoftmaxRows writes the softmax of each row of x [rows, d] to out
-// (max-subtracted for stability). With log set it writes log-softmax.
+// (max-subtracted for stability). With log set it writes log-softmax. out
+// may be x.
 func SoftmaxRows(x, out []float32, rows, d int, log bool) {
 	ParallelFor(rows, 16, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			src := x[r*d : (r+1)*d]
-			dst := out[r*d : (r+1)*d]
-			m := float32(math.Inf(-1))
-			for _, v := range src {
-				if v > m {
-					m = v
-				}
-			}
-			if math.IsInf(float64(m), -1) {
-				// every entry -Inf: define the row as uniform zeros (softmax)
-				// or -Inf (log); callers mask such rows.
-				for j := range dst {
-					if log {
-						dst[j] = m
-					} else {
-						dst[j] = 0
-					}
-				}
-				continue
-			}
-			var s float32
-			for j, v := range src {
-				e := Exp32(v - m)
-				dst[j] = e
-				s += e
-			}
-			if log {
-				ls := m + float32(math.Log(float64(s)))
-				for j, v := range src {
-					dst[j] = v - ls
-				}
-				continue
-			}
-			inv := 1 / s
-			for j := range dst {
-				dst[j] *= inv
+		SoftmaxRowsSerial(x[lo*d:hi*d], out[lo*d:hi*d], hi-lo, d, log)
+	})
+}
+
+// SoftmaxRowsSerial is SoftmaxRows on the calling goroutine, for callers
+// that already run one task per worker.
+func SoftmaxRowsSerial(x, out []float32, rows, d int, log bool) {
+	for r := 0; r < rows; r++ {
+		src := x[r*d : (r+1)*d]
+		dst := out[r*d : (r+1)*d]
+		m := float32(math.Inf(-1))
+		for _, v := range src {
+			if v > m {
+				m = v
 			}
 		}
-	})
+		if math.IsInf(float64(m), -1) {
+			// every entry -Inf: define the row as uniform zeros (softmax)
+			// or -Inf (log); callers mask such rows.
+			for j := range dst {
+				if log {
+					dst[j] = m
+				} else {
+					dst[j] = 0
+				}
+			}
+			continue
+		}
+		var s float32
+		if log {
+			for _, v := range src {
+				s += Exp32(v - m)
+			}
+			ls := m + float32(math.Log(float64(s)))
+			for j, v := range src {
+				dst[j] = v - ls
+			}
+			continue
+		}
+		for j, v := range src {
+			e := Exp32(v - m)
+			dst[j] = e
+			s += e
+		}
+		inv := 1 / s
+		for j := range dst {
+			dst[j] *= inv
+		}
+	}
+}
+
+// SoftmaxBackwardRows writes (or adds) the gradient of the softmax input,
+// y*(g - sum(y*g)) per row, given the softmax output y and the output's
+// gradient g [rows, d], on the calling goroutine. dst may be g.
+func SoftmaxBackwardRows(y, g, dst []float32, rows, d int, accumulate bool) {
+	for r := 0; r < rows; r++ {
+		yr, gr, dr := y[r*d:(r+1)*d], g[r*d:(r+1)*d], dst[r*d:(r+1)*d]
+		var s float32
+		for j, v := range yr {
+			s += v * gr[j]
+		}
+		for j, v := range yr {
+			val := v * (gr[j] - s)
+			if accumulate {
+				dr[j] += val
+			} else {
+				dr[j] = val
+			}
+		}
+	}
 }
 
 // Exp32 is a float32 exp accurate to about 2 ulp, several times faster
