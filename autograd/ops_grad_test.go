@@ -16,7 +16,7 @@ func gradCases() []gradCase {
 	for _, group := range [][]gradCase{
 		binaryCases(), unaryCases(), reduceCases(), linearCases(), matmulCases(),
 		shapeCases(), convCases(), normCases(), poolCases(), activationCases(),
-		softmaxCases(), lossCases(), graphCases(), parallelCases(),
+		softmaxCases(), attentionCases(), lossCases(), graphCases(), parallelCases(),
 	} {
 		cs = append(cs, group...)
 	}
@@ -227,6 +227,36 @@ func matmulCases() []gradCase {
 		ta, tb := r.IntN(2) == 1, r.IntN(2) == 1
 		add(fmt.Sprintf("MatMul/random%d/b%d/%dx%dx%d/tA=%v,tB=%v", i, batch, m, k, n, ta, tb), batch, m, k, n, ta, tb, false)
 	}
+	return cs
+}
+
+// attentionCases covers the fused multi-head attention: one and several
+// heads, one token, enough heads and images for the parallel split, and a
+// second use of qkv so that the backward pass accumulates.
+func attentionCases() []gradCase {
+	var cs []gradCase
+	for _, c := range []struct{ b, t, d, heads int }{
+		{2, 5, 12, 3}, {1, 17, 16, 2}, {3, 1, 4, 1}, {4, 13, 24, 4},
+	} {
+		cs = append(cs, gradCase{
+			name:  fmt.Sprintf("Attention/b%d/t%d/d%d/h%d", c.b, c.t, c.d, c.heads),
+			in:    []gradInput{P(c.b, c.t, 3*c.d)},
+			build: func(v []*autograd.Var) *autograd.Var { return autograd.Attention(v[0], c.heads) },
+			twin:  func(x []*nd) *nd { return tAttention(x[0], c.heads) },
+			maxFD: 96,
+		})
+	}
+	cs = append(cs, gradCase{
+		name: "Attention/accumulate",
+		in:   []gradInput{P(2, 6, 3*8)},
+		build: func(v []*autograd.Var) *autograd.Var {
+			return autograd.Add(autograd.Attention(v[0], 2), autograd.Narrow(v[0], 2, 8, 8))
+		},
+		twin: func(x []*nd) *nd {
+			return tBinary(tAttention(x[0], 2), tNarrow(x[0], 2, 8, 8), func(a, b float64) float64 { return a + b })
+		},
+		maxFD: 96,
+	})
 	return cs
 }
 

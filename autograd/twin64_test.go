@@ -597,3 +597,42 @@ func gelu64(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 
 // sigmoid64 is the logistic function.
 func sigmoid64(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// tAttention is multi-head self-attention on packed projections qkv
+// [B, T, 3D] (queries, keys, values side by side, head h in columns
+// h*hd..(h+1)*hd of each): out[b, i, h*hd+e] = sum_j p_ij v_je with p the
+// softmax over j of q_i . k_j / sqrt(hd).
+func tAttention(qkv *nd, heads int) *nd {
+	b, t, d := qkv.shape[0], qkv.shape[1], qkv.shape[2]/3
+	hd := d / heads
+	at := func(bi, i, col int) float64 { return qkv.d[(bi*t+i)*3*d+col] }
+	out := zeros(b, t, d)
+	for bi := 0; bi < b; bi++ {
+		for h := 0; h < heads; h++ {
+			for i := 0; i < t; i++ {
+				s := make([]float64, t)
+				m := math.Inf(-1)
+				for j := range s {
+					for e := 0; e < hd; e++ {
+						s[j] += at(bi, i, h*hd+e) * at(bi, j, d+h*hd+e)
+					}
+					s[j] /= math.Sqrt(float64(hd))
+					m = math.Max(m, s[j])
+				}
+				z := 0.0
+				for j := range s {
+					s[j] = math.Exp(s[j] - m)
+					z += s[j]
+				}
+				for e := 0; e < hd; e++ {
+					v := 0.0
+					for j := range s {
+						v += s[j] / z * at(bi, j, 2*d+h*hd+e)
+					}
+					out.d[(bi*t+i)*d+h*hd+e] = v
+				}
+			}
+		}
+	}
+	return out
+}

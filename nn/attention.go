@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"selfsup/autograd"
@@ -30,32 +29,11 @@ func (a *Attention) Forward(x *autograd.Var) *autograd.Var {
 	if len(s) != 3 {
 		panic(&autograd.OpError{Op: "Attention", Msg: fmt.Sprintf("input must be [B, T, D], got %v", s)})
 	}
-	b, t, d := s[0], s[1], s[2]
-	h := a.Heads
-	hd := d / h
-	qkv := a.QKV.Forward(x)                       // [B, T, 3D]
-	qkv5 := autograd.Reshape(qkv, b, t, 3, h, hd) // [B, T, 3, H, hd]
-	perm := autograd.Permute(qkv5, 2, 0, 3, 1, 4) // [3, B, H, T, hd]
+	qkv := a.QKV.Forward(x) // [B, T, 3D]: queries, keys, values, head-major within each
+	ctx := autograd.Attention(qkv, a.Heads)
 	qkv.Free()
-	parts := autograd.Split(autograd.Reshape(perm, 3, b*h, t, hd), 0, 1, 1, 1)
-	perm.Free()
-	q := autograd.Reshape(parts[0], b*h, t, hd)
-	k := autograd.Reshape(parts[1], b*h, t, hd)
-	v := autograd.Reshape(parts[2], b*h, t, hd)
-	scores := autograd.MatMul(q, k, false, true) // [BH, T, T]
-	parts[0].Free()
-	parts[1].Free()
-	scaled := autograd.Scale(scores, float32(1/math.Sqrt(float64(hd))))
-	scores.Free()
-	attn := autograd.Softmax(scaled)
-	scaled.Free()
-	ctx := autograd.MatMul(attn, v, false, false) // [BH, T, hd]
-	attn.Free()
-	parts[2].Free()
-	ctx4 := autograd.Permute(autograd.Reshape(ctx, b, h, t, hd), 0, 2, 1, 3) // [B, T, H, hd]
+	out := a.Proj.Forward(ctx) // [B, T, D]
 	ctx.Free()
-	out := a.Proj.Forward(autograd.Reshape(ctx4, b, t, d))
-	ctx4.Free()
 	return out
 }
 
