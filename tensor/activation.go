@@ -128,21 +128,13 @@ func expNonPositive(x float32) float32 {
 	if x < -87 {
 		x = -87
 	}
-	const ln2hi, ln2lo, log2e, magic = 0.693359375, -2.12194440e-4, 1.44269504088896341, 12582912
+	const magic = 12582912
 	// the explicit conversions round each step to float32 (no fusing), which
 	// the magic-number rounding depends on
 	s := float32(float32(x*log2e) + magic)
 	k := int32(math.Float32bits(s)) - 0x4B400000
 	kf := s - magic
-	r := x - kf*ln2hi - kf*ln2lo
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	p = p*r*r + r + 1
-	return p * math.Float32frombits(uint32(k+127)<<23)
+	return expReduced(x-kf*ln2hi-kf*ln2lo) * math.Float32frombits(uint32(k+127)<<23)
 }
 
 // AddReLU writes max(a+b, 0) to out.

@@ -79,6 +79,22 @@ func SoftmaxBackwardRows(y, g, dst []float32, rows, d int, accumulate bool) {
 	}
 }
 
+// ln2hi + ln2lo is ln 2 split so that k*ln2hi is exact for the k of
+// float32 exponents (Cephes' reduction).
+const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
+
+// expReduced is exp(r) for r in [-ln2/2, ln2/2]: Cephes expf's minimax
+// polynomial.
+func expReduced(r float32) float32 {
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	return p*r*r + r + 1
+}
+
 // Exp32 is a float32 exp accurate to about 2 ulp, several times faster
 // than math.Exp: a Cephes polynomial on the reduced argument, scaled by a
 // power of two built directly in the float32 exponent bits.
@@ -93,22 +109,13 @@ func Exp32(x float32) float32 {
 		return x
 	}
 	// exp(x) = 2^k * exp(r), r = x - k*ln2 in [-ln2/2, ln2/2]
-	const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
 	t := x*log2e + 0.5
 	k := int32(t) // truncates toward zero: step down once for negative t
 	if float32(k) > t {
 		k--
 	}
 	kf := float32(k)
-	r := x - kf*ln2hi - kf*ln2lo
-	// minimax polynomial for exp on the reduced range (Cephes expf)
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	p = p*r*r + r + 1
+	p := expReduced(x - kf*ln2hi - kf*ln2lo)
 	// k is in [-126, 128] for the inputs that reach here; 2^128 is not a
 	// float32, so the top step scales twice.
 	if k > 127 {
