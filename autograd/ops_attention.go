@@ -27,16 +27,21 @@ func Attention(qkv *Var, heads int) *Var {
 	d := d3 / 3
 	hd := d / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	// offsets of task i's (head i%heads of image i/heads) queries in qkv
+	// (its keys and values follow at +d and +2d) and of its context in out
+	offsets := func(i int) (q, o int) {
+		img, h := i/heads, i%heads
+		return img*t*d3 + h*hd, img*t*d + h*hd
+	}
 	x := qkv.Value.Data
 	out := tensor.Buffers.Get(b, t, d)
 	probs := tensor.Buffers.Get(b*heads, t, t)
 	tensor.ParallelFor(b*heads, 1, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			q := (i/heads)*t*d3 + (i%heads)*hd // head i%heads of image i/heads
+			q, o := offsets(i)
 			p := probs.Data[i*t*t : (i+1)*t*t]
 			tensor.GemmSerial(false, true, t, t, hd, scale, x[q:], d3, x[q+d:], d3, 0, p, t)
 			tensor.SoftmaxRowsSerial(p, p, t, t, false)
-			o := (i/heads)*t*d + (i%heads)*hd
 			tensor.GemmSerial(false, false, t, hd, t, 1, p, t, x[q+2*d:], d3, 0, out.Data[o:], d)
 		}
 	})
@@ -49,8 +54,7 @@ func Attention(qkv *Var, heads int) *Var {
 				ds := tensor.Buffers.Get(t, t)
 				defer tensor.Buffers.Put(ds)
 				for i := lo; i < hi; i++ {
-					q := (i/heads)*t*d3 + (i%heads)*hd
-					o := (i/heads)*t*d + (i%heads)*hd
+					q, o := offsets(i)
 					p := probs.Data[i*t*t : (i+1)*t*t]
 					// dP = dO V^T, dV = P^T dO
 					tensor.GemmSerial(false, true, t, t, hd, 1, g[o:], d, x[q+2*d:], d3, 0, ds.Data, t)

@@ -15,13 +15,12 @@ func geluBackAVX2(x, grad, dst *float32, n int, tab *float32, acc bool)
 // (the row order is the one gelu_amd64.s documents).
 var geluTable = func() (t [25][8]float32) {
 	bits := math.Float32frombits
-	expBias := int32(127 - 0x4B400000) // 2^k's exponent from 1.5*2^23 + k
+	expBias := int32(127 - expMagicBits) // 2^k's exponent bits from expMagic + k
 	rows := [25]float32{
-		bits(0x7fffffff), bits(0x80000000), invSqrt2, 0.3275911, 1, -0.5, -87,
-		1.44269504088896341, 12582912, 0.693359375, -2.12194440e-4,
-		bits(uint32(expBias)),
-		1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-		1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592,
+		bits(0x7fffffff), bits(0x80000000), invSqrt2, erfP, 1, -0.5, expLowest,
+		log2e, expMagic, ln2hi, ln2lo, bits(uint32(expBias)),
+		expC0, expC1, expC2, expC3, expC4, expC5,
+		erfA5, erfA4, erfA3, erfA2, erfA1,
 		0.5, invSqrt2Pi,
 	}
 	for i, v := range rows {

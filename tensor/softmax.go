@@ -83,15 +83,18 @@ func SoftmaxBackwardRows(y, g, dst []float32, rows, d int, accumulate bool) {
 // float32 exponents (Cephes' reduction).
 const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
 
-// expReduced is exp(r) for r in [-ln2/2, ln2/2]: Cephes expf's minimax
-// polynomial.
+// Cephes expf's minimax polynomial for exp on [-ln2/2, ln2/2], highest
+// degree first (shared with the AVX2 GELU kernels' table).
+const expC0, expC1, expC2, expC3, expC4, expC5 = 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1
+
+// expReduced is exp(r) for r in [-ln2/2, ln2/2].
 func expReduced(r float32) float32 {
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
+	p := float32(expC0)
+	p = p*r + expC1
+	p = p*r + expC2
+	p = p*r + expC3
+	p = p*r + expC4
+	p = p*r + expC5
 	return p*r*r + r + 1
 }
 
